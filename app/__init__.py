@@ -1,0 +1,1 @@
+"""pokegan web app, API, database and settings."""
