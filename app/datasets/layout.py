@@ -1,0 +1,38 @@
+"""Where a dataset's files live: <datasets_root>/<id>/{raw,cache,thumbs}/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.datasets.kinds import IMAGE_EXTENSIONS
+
+RAW_SUFFIXES = frozenset(IMAGE_EXTENSIONS.values())
+
+
+@dataclass(frozen=True)
+class DatasetPaths:
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def thumbs(self) -> Path:
+        return self.root / "thumbs"
+
+
+def list_raw_images(raw_dir: Path) -> list[Path]:
+    """Image files in raw_dir, sorted by name; dot-files (import state, partial downloads) are not images."""
+    if not raw_dir.is_dir():
+        return []
+    return sorted(
+        path
+        for path in raw_dir.iterdir()
+        if path.is_file() and not path.name.startswith(".") and path.suffix in RAW_SUFFIXES
+    )
