@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models.archs import ARCHS, upsampling_steps
+
+AUGMENT_OPS = ("color", "translation", "cutout")
+DEFAULT_WGAN_GP_WEIGHT = 10.0
 
 
 class TrainConfig(BaseModel):
@@ -10,15 +17,175 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    arch: str = Field("dcgan64", description="Network family: dcgan64, dcgan128, cnn96")
-    image_size: int = Field(64, ge=16, le=512, description="Side of the square training images, px")
+    # Network shape.
+    arch: str = Field(
+        "dcgan64",
+        description="Network family: dcgan (depth from image size), dcgan64, dcgan128, cnn96",
+        json_schema_extra={"enum": list(ARCHS)},
+    )
+    image_size: int = Field(
+        64,
+        ge=16,
+        le=512,
+        description="Height of the training images in px (and their width unless image_width)",
+    )
+    image_width: int | None = Field(
+        None, ge=16, le=512, description="Width in px for non-square images; None = square (image_size)"
+    )
     nz: int = Field(100, ge=1, le=1024, description="Latent size")
     ngf: int = Field(64, ge=4, le=1024, description="Generator width")
     ndf: int = Field(64, ge=4, le=1024, description="Discriminator width")
-    batch_size: int = Field(64, ge=1, le=4096)
-    epochs: int = Field(25, ge=1, le=100_000)
-    lr_g: float = Field(2e-4, gt=0, le=1.0)
-    lr_d: float = Field(2e-4, gt=0, le=1.0)
-    beta1: float = Field(0.5, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    extra_layers: int = Field(
+        0,
+        ge=0,
+        le=4,
+        description="Extra stride-1 3x3 conv blocks in G (before the output) and D (after the input)",
+    )
+    spectral_norm: bool = Field(False, description="Spectral normalisation on every D convolution")
+    d_norm: Literal["auto", "batch", "none"] = Field(
+        "auto",
+        description="Normalisation in D; auto = BatchNorm unless spectral norm or a gradient penalty is on",
+    )
+
+    # Optimisation.
+    batch_size: int = Field(64, ge=1, le=4096, description="Images per iteration")
+    epochs: int = Field(25, ge=1, le=100_000, description="Passes over the dataset")
+    lr_g: float = Field(2e-4, gt=0, le=1.0, description="Generator Adam learning rate")
+    lr_d: float = Field(2e-4, gt=0, le=1.0, description="Discriminator Adam learning rate")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1 (both nets)")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2 (both nets)")
+    d_steps: int = Field(1, ge=1, le=10, description="D updates per G update (each on the same real batch)")
+    grad_clip: float | None = Field(
+        None, gt=0, le=10_000, description="Clip each net's gradient norm to this value; None = off"
+    )
+    lr_schedule: Literal["constant", "step", "cosine", "linear"] = Field(
+        "constant", description="Learning-rate schedule over the whole run (applied per iteration)"
+    )
+    lr_step_epochs: int = Field(
+        10, ge=1, le=100_000, description="step schedule: decay every this many epochs"
+    )
+    lr_gamma: float = Field(
+        0.5, gt=0, le=1, description="step schedule: multiply the lr by this at each decay"
+    )
+    lr_min_factor: float = Field(
+        0.0, ge=0, le=1, description="cosine/linear schedules: final lr as a fraction of the initial lr"
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seeds weights, noise, augmentation and data order")
+
+    # Losses and stabilisers.
+    loss: Literal["bce", "hinge", "wgan-gp"] = Field(
+        "bce", description="bce = non-saturating GAN loss; hinge; wgan-gp = Wasserstein with gradient penalty"
+    )
+    gp_weight: float | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="Gradient penalty (||grad D(x_hat)|| - 1)^2 on real/fake interpolates; "
+        f"None = {DEFAULT_WGAN_GP_WEIGHT:g} for wgan-gp, 0 (off) otherwise",
+    )
+    r1_weight: float = Field(
+        0.0, ge=0, le=1000, description="R1 penalty gamma: gamma/2 * ||grad D(real)||^2; 0 = off"
+    )
+    feature_matching_weight: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Weight of the feature matching term in the G loss (D features); 0 = off",
+    )
+    real_label: float = Field(
+        1.0,
+        ge=0.5,
+        le=1.0,
+        description="Target for real images in D's bce loss; 0.9 = one-sided label smoothing",
+    )
+    label_flip_prob: float = Field(
+        0.0, ge=0, le=0.5, description="Probability of swapping a sample's real/fake label in D's bce loss"
+    )
+    diffaugment: str = Field(
+        "",
+        description="DiffAugment policy for real and fake images: comma list of color, translation, cutout",
+    )
+    ema_decay: float | None = Field(
+        None, ge=0.5, lt=1, description="Exponential moving average of G weights (e.g. 0.999); None = off"
+    )
+
+    # Hardware.
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = CUDA when available")
+    amp: Literal["off", "bf16", "fp16"] = Field(
+        "off", description="Mixed precision on CUDA only; ignored on CPU (much slower there)"
+    )
+    channels_last: bool = Field(True, description="NHWC memory layout (faster convolutions on CPU and GPU)")
+
+    # Cadence of logs and artifacts.
+    log_every: int = Field(
+        50, ge=1, le=1_000_000, description="Print the loss line every this many iterations"
+    )
+    grid_every_epochs: int = Field(1, ge=1, le=100_000, description="Save a fixed-noise grid every N epochs")
+    checkpoint_every_epochs: int = Field(1, ge=1, le=100_000, description="Save a checkpoint every N epochs")
+    grad_stats_every: int = Field(
+        50, ge=0, le=1_000_000, description="Record per-layer gradient statistics every N steps; 0 = off"
+    )
+    nan_max_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Rollbacks to the last checkpoint (halving the lrs) before a NaN run fails",
+    )
+
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, arch: str) -> str:
+        if arch not in ARCHS:
+            raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+        return arch
+
+    @field_validator("diffaugment")
+    @classmethod
+    def _known_augment_ops(cls, policy: str) -> str:
+        ops = [op.strip().lower() for op in policy.split(",") if op.strip()]
+        unknown = [op for op in ops if op not in AUGMENT_OPS]
+        if unknown:
+            raise ValueError(
+                f"unknown DiffAugment op(s) {unknown}; use a comma list of {', '.join(AUGMENT_OPS)}"
+            )
+        return ",".join(dict.fromkeys(ops))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        upsampling_steps(self.arch, self.height, self.width)
+        if self.loss != "bce" and (self.real_label != 1.0 or self.label_flip_prob > 0):
+            raise ValueError(
+                "real_label (label smoothing) and label_flip_prob only apply to loss 'bce', "
+                f"not {self.loss!r}: "
+                "set real_label=1.0 and label_flip_prob=0 or use bce"
+            )
+        if self.loss == "wgan-gp" and self.gp_weight == 0:
+            raise ValueError(
+                "loss 'wgan-gp' needs a gradient penalty: set gp_weight > 0 (10 is usual) or None"
+            )
+        return self
+
+    @property
+    def height(self) -> int:
+        return self.image_size
+
+    @property
+    def width(self) -> int:
+        return self.image_width if self.image_width is not None else self.image_size
+
+    @property
+    def effective_gp_weight(self) -> float:
+        if self.gp_weight is not None:
+            return self.gp_weight
+        return DEFAULT_WGAN_GP_WEIGHT if self.loss == "wgan-gp" else 0.0
+
+    @property
+    def d_batchnorm(self) -> bool:
+        """BatchNorm couples the samples of a batch, which spoils per-sample gradient penalties."""
+        if self.d_norm != "auto":
+            return self.d_norm == "batch"
+        return not (self.spectral_norm or self.effective_gp_weight > 0 or self.r1_weight > 0)
+
+    @property
+    def augment_ops(self) -> tuple[str, ...]:
+        return tuple(op for op in self.diffaugment.split(",") if op)

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class IterationMetrics:
-    """One row per optimisation step, in the seed's vocabulary (D_x, D_G_z1 before the D step, D_G_z2 after G)."""
+    """One row per optimisation step, in the seed's vocabulary.
+
+    D_x, D_G_z1 are measured before the D step, D_G_z2 after it (in the G step)."""
 
     step: int
     epoch: int

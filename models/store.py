@@ -10,7 +10,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torchvision.utils import save_image
@@ -34,6 +34,14 @@ class CheckpointStore(Protocol):
         """`grid` is a 3xHxW float tensor in [0, 1] (torchvision.utils.make_grid output)."""
 
     def save_real_grid(self, grid: torch.Tensor) -> Path: ...
+
+
+@runtime_checkable
+class PrunableStore(Protocol):
+    """Optional extra for stores: after a rollback to an older checkpoint, later ones belong to an abandoned
+    branch and must not be picked up by a resume. The loop calls this when the store offers it."""
+
+    def discard_checkpoints_after(self, step: int) -> None: ...
 
 
 class RunDirStore:
@@ -66,6 +74,11 @@ class RunDirStore:
 
     def load_checkpoint(self, info: CheckpointInfo) -> dict[str, Any]:
         return torch.load(info.path, map_location="cpu", weights_only=True)
+
+    def discard_checkpoints_after(self, step: int) -> None:
+        for info in self.checkpoints():
+            if info.step > step:
+                info.path.unlink(missing_ok=True)
 
     def save_grid(self, grid: torch.Tensor, *, epoch: int, step: int) -> Path:
         path = self.run_dir / f"grid-{epoch:05d}.png"

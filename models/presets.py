@@ -1,0 +1,131 @@
+"""Named starting points for a run: TrainConfig instances, each with a one-line description."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from models.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    config: TrainConfig
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "seed-000-classic",
+            "The original: pytorch/examples DCGAN, 64 px, BCE, Adam 2e-4 (0.5, 0.999), batch 128, no extras",
+            TrainConfig(
+                arch="dcgan64",
+                image_size=64,
+                nz=100,
+                ngf=64,
+                ndf=64,
+                loss="bce",
+                lr_g=2e-4,
+                lr_d=2e-4,
+                beta1=0.5,
+                beta2=0.999,
+                batch_size=128,
+                epochs=25,
+            ),
+        ),
+        Preset(
+            "seed-001-stable",
+            "Seed 001's 96 px CNN with spectral norm, DiffAugment, gradient penalty, feature matching and "
+            "label smoothing at batch 8",
+            TrainConfig(
+                arch="cnn96",
+                image_size=96,
+                nz=50,
+                ngf=64,
+                ndf=64,
+                spectral_norm=True,
+                loss="bce",
+                diffaugment="color,translation,cutout",
+                gp_weight=10.0,
+                feature_matching_weight=1.0,
+                real_label=0.9,
+                batch_size=8,
+                epochs=200,
+            ),
+        ),
+        Preset(
+            "seed-002-128",
+            "DCGAN at 128 px with a 256-dim latent, lr 2e-4, batch 128 and 5% random label flips",
+            TrainConfig(
+                arch="dcgan128",
+                image_size=128,
+                nz=256,
+                ngf=64,
+                ndf=64,
+                lr_g=2e-4,
+                lr_d=2e-4,
+                batch_size=128,
+                label_flip_prob=0.05,
+                epochs=100,
+            ),
+        ),
+        Preset(
+            "recommended",
+            "Best default for ~700 images on a CPU: 64 px, hinge loss, spectral norm, DiffAugment, EMA of G",
+            TrainConfig(
+                arch="dcgan64",
+                image_size=64,
+                nz=100,
+                ngf=48,
+                ndf=48,
+                loss="hinge",
+                spectral_norm=True,
+                diffaugment="color,translation,cutout",
+                ema_decay=0.999,
+                lr_g=2e-4,
+                lr_d=2e-4,
+                beta1=0.5,
+                beta2=0.999,
+                batch_size=32,
+                epochs=300,
+                channels_last=True,
+            ),
+        ),
+    )
+}
+
+
+class PresetError(ValueError):
+    """An unknown preset name or override field."""
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise PresetError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def apply_preset(name: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The preset's config with `overrides` applied, validated as a whole (pydantic errors for bad values)."""
+    base = get_preset(name).config
+    overrides = overrides or {}
+    unknown = [key for key in overrides if key not in TrainConfig.model_fields]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, list(TrainConfig.model_fields), n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise PresetError(f"unknown config field(s) {', '.join(hints)}")
+    return TrainConfig.model_validate({**base.model_dump(), **overrides})
+
+
+def list_presets() -> list[dict[str, Any]]:
+    """Every preset as {name, description, config: all field values} for the UI."""
+    return [
+        {"name": p.name, "description": p.description, "config": p.config.model_dump(mode="json")}
+        for p in PRESETS.values()
+    ]
