@@ -1,0 +1,108 @@
+"""Reading a run's per-step metrics, grad stats and events, fast enough for 100k-step runs.
+
+Metric rows are read with one SQL query straight into a numpy array (no ORM objects), then optionally
+downsampled with app.downsample.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.db.tables import Event, GradStat, Metric
+from app.downsample import minmax_indices
+
+INT_COLUMNS = ("step", "epoch", "iteration")
+SERIES = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
+METRIC_COLUMNS = INT_COLUMNS + SERIES
+
+
+def metric_array(
+    session: Session, *, run_id: int, after_step: int = -1, limit: int | None = None
+) -> np.ndarray:
+    """Rows (step order) x METRIC_COLUMNS as float64; a NULL value becomes NaN."""
+    table = Metric.__table__
+    query = (
+        select(*(table.c[name] for name in METRIC_COLUMNS))
+        .where(table.c.run_id == run_id, table.c.step > after_step)
+        .order_by(table.c.step)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    # The DBAPI cursor's plain tuples: numpy converts them ~40x faster than SQLAlchemy Row objects.
+    rows = session.connection().execute(query).cursor.fetchall()
+    if not rows:
+        return np.empty((0, len(METRIC_COLUMNS)))
+    return np.array(rows, dtype=np.float64)
+
+
+def read_metrics(
+    session: Session,
+    *,
+    run_id: int,
+    after_step: int = -1,
+    limit: int | None = None,
+    max_points: int | None = None,
+) -> list[dict[str, Any]]:
+    """Metric points with step > after_step, at most `limit` of them, then downsampled to max_points."""
+    data = metric_array(session, run_id=run_id, after_step=after_step, limit=limit)
+    if max_points is not None and len(data) > max_points:
+        data = data[minmax_indices(data[:, len(INT_COLUMNS) :], max_points)]
+    return points_as_dicts(data)
+
+
+def points_as_dicts(data: np.ndarray) -> list[dict[str, Any]]:
+    ints = data[:, : len(INT_COLUMNS)].astype(np.int64).tolist()
+    series = data[:, len(INT_COLUMNS) :]
+    # JSON has no NaN or infinity: send null so a chart shows a gap instead of the request failing.
+    cleaned = np.where(np.isfinite(series), series, np.nan).tolist()
+    return [
+        {
+            **dict(zip(INT_COLUMNS, head, strict=True)),
+            **{name: (None if value != value else value) for name, value in zip(SERIES, tail, strict=True)},
+        }
+        for head, tail in zip(ints, cleaned, strict=True)
+    ]
+
+
+def list_grad_stats(
+    session: Session, *, run_id: int, after_step: int = -1, limit: int | None = None
+) -> list[GradStat]:
+    query = (
+        select(GradStat)
+        .where(GradStat.run_id == run_id, GradStat.step > after_step)
+        .order_by(GradStat.step, GradStat.net, GradStat.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def list_events(session: Session, *, run_id: int, after_step: int = -1) -> list[Event]:
+    query = (
+        select(Event).where(Event.run_id == run_id, Event.step > after_step).order_by(Event.step, Event.id)
+    )
+    return list(session.scalars(query))
+
+
+def latest_grad_stats(session: Session, *, run_id: int) -> tuple[int, list[GradStat]] | None:
+    """The per-layer gradient statistics of the newest logged step, G layers first, or None."""
+    step = session.scalar(select(func.max(GradStat.step)).where(GradStat.run_id == run_id))
+    if step is None:
+        return None
+    rows = session.scalars(
+        select(GradStat)
+        .where(GradStat.run_id == run_id, GradStat.step == step)
+        .order_by(GradStat.net.desc(), GradStat.id)
+    )
+    return step, list(rows)
+
+
+def recent_events(session: Session, *, run_id: int, limit: int = 30) -> list[Event]:
+    query = (
+        select(Event).where(Event.run_id == run_id).order_by(Event.step.desc(), Event.id.desc()).limit(limit)
+    )
+    return list(session.scalars(query))

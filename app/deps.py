@@ -1,0 +1,36 @@
+"""FastAPI dependencies as `Annotated` aliases: routes read `session: SessionDep`; tests can override."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.db.session import session_scope
+from app.generation import GenerationSlots, GeneratorCache
+from app.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with session_scope(request.app.state.sessionmaker) as session:
+        yield session
+
+
+def get_generator_cache(request: Request) -> GeneratorCache:
+    return request.app.state.generators
+
+
+def get_generation_slots(request: Request) -> GenerationSlots:
+    return request.app.state.generation_slots
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+GeneratorCacheDep = Annotated[GeneratorCache, Depends(get_generator_cache)]
+GenerationSlotsDep = Annotated[GenerationSlots, Depends(get_generation_slots)]

@@ -1,0 +1,79 @@
+"""The FastAPI application factory: `create_app(settings)` wires the DB, routes, templates, static files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from app.auth import token_guard
+from app.db.migrate import upgrade_to_head
+from app.db.session import make_engine, make_sessionmaker
+from app.errors import AppError, InvalidInputError
+from app.generation import GenerationSlots, GeneratorCache
+from app.routes import (
+    api_datasets,
+    api_runs,
+    generate,
+    health,
+    html,
+    pages,
+    pages_auth,
+    pages_datasets,
+    pages_runs,
+)
+from app.settings import Settings
+from app.upload_guard import upload_size_guard
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC_DIR = ROOT / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the web app. Pass `settings` (tests build one per test); default: from the environment."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(upgrade_to_head, settings)
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="pokegan",
+        summary="Train DCGANs on your own Pokémon images and draw new ones.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.generators = GeneratorCache(settings.generator_cache_size)
+    app.state.generation_slots = GenerationSlots(settings.generate_concurrency)
+    app.add_exception_handler(AppError, _app_error)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.middleware("http")(upload_size_guard(settings))
+    app.middleware("http")(token_guard(settings))
+    for module in (health, api_datasets, api_runs, generate, pages, pages_auth, pages_datasets, pages_runs):
+        app.include_router(module.router)
+    return app
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
+    """CRUD errors become JSON with the sentence in `detail` (FastAPI-style lists for field errors)."""
+    assert isinstance(exc, AppError)
+    if html.wants_html(request):
+        return html.error_page(request, exc)
+    if isinstance(exc, InvalidInputError):
+        errors = getattr(exc, "errors", None) or [
+            {"loc": list(exc.loc), "msg": exc.message, "type": "value_error"}
+        ]
+        return JSONResponse({"detail": errors}, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)

@@ -1,0 +1,104 @@
+"""JSON API for datasets: upload (zip, tar, CSV or images), list, read, preview images, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+
+from app.crud import datasets
+from app.crud.datasets import Upload
+from app.db.tables import Dataset
+from app.deps import SessionDep, SettingsDep
+from app.errors import NotFoundError
+from app.schemas.datasets import DatasetPrepareUpdate, DatasetPublic
+from app.settings import Settings
+
+router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+
+
+def dataset_public(settings: Settings, dataset: Dataset) -> DatasetPublic:
+    base = f"/api/datasets/{dataset.id}"
+    return DatasetPublic.model_validate(
+        {
+            **{c.name: getattr(dataset, c.name) for c in Dataset.__table__.columns},
+            "preview_url": f"{base}/preview.png",
+            "thumbnail_urls": [f"{base}/thumbs/{n}" for n in datasets.thumbnail_names(settings, dataset)],
+        }
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetPublic)
+def upload_dataset(
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[
+        list[UploadFile], File(description="A zip or tar of images, a CSV with image_url, or images")
+    ],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+) -> DatasetPublic:
+    """Create a dataset. Archives and images are imported now (corrupt images are skipped and listed);
+    a CSV creates an 'importing' dataset that the worker downloads in the background."""
+    uploads = [Upload(f.filename or "", f.file) for f in file]
+    dataset = datasets.create_dataset_from_upload(session, settings=settings, name=name, uploads=uploads)
+    return dataset_public(settings, dataset)
+
+
+@router.get("", response_model=list[DatasetPublic])
+def list_datasets(session: SessionDep, settings: SettingsDep) -> list[DatasetPublic]:
+    """All datasets, newest first."""
+    return [dataset_public(settings, d) for d in datasets.list_datasets(session)]
+
+
+@router.get("/{dataset_id}", response_model=DatasetPublic)
+def get_dataset(dataset_id: int, session: SessionDep, settings: SettingsDep) -> DatasetPublic:
+    """One dataset with its image count and skipped files."""
+    return dataset_public(settings, datasets.get_dataset(session, dataset_id=dataset_id))
+
+
+@router.get("/{dataset_id}/preview.png", response_class=Response)
+def preview(dataset_id: int, session: SessionDep, settings: SettingsDep) -> Response:
+    """A PNG grid of the dataset's first thumbnails."""
+    dataset = datasets.get_dataset(session, dataset_id=dataset_id)
+    png = datasets.preview_png(settings, dataset)
+    if png is None:
+        raise NotFoundError(f"dataset {dataset_id} has no images to preview yet")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=60"})
+
+
+@router.patch("/{dataset_id}", response_model=DatasetPublic)
+def update_dataset(
+    dataset_id: int, body: DatasetPrepareUpdate, session: SessionDep, settings: SettingsDep
+) -> DatasetPublic:
+    """Set how the images are prepared for training (fit, background, trimming, dedup, augmentation)."""
+    dataset = datasets.update_prepare(session, dataset_id=dataset_id, prepare=body.prepare)
+    return dataset_public(settings, dataset)
+
+
+@router.get("/{dataset_id}/prepared.png", response_class=Response)
+async def prepared_preview(
+    dataset_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    size: Annotated[int, Query(ge=8, le=256, description="Side of each prepared image, px")] = 64,
+) -> Response:
+    """The first images as training sees them: prepared with the dataset's options at `size` px (cached)."""
+    dataset = datasets.get_dataset(session, dataset_id=dataset_id)
+    png = await run_in_threadpool(datasets.prepared_preview_png, settings, dataset, size=size)
+    return Response(png, media_type="image/png")
+
+
+@router.get("/{dataset_id}/thumbs/{name}", response_class=FileResponse)
+def thumbnail(dataset_id: int, name: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    """One small PNG of the preview grid."""
+    dataset = datasets.get_dataset(session, dataset_id=dataset_id)
+    return FileResponse(datasets.thumbnail_file(settings, dataset, name), media_type="image/png")
+
+
+@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_dataset(dataset_id: int, session: SessionDep, settings: SettingsDep) -> Response:
+    """Delete a dataset no run uses, with its files."""
+    datasets.delete_dataset(session, settings=settings, dataset_id=dataset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

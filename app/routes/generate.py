@@ -1,0 +1,105 @@
+"""JSON API: draw new images from a run's checkpoint (POST /generate, POST /generate/interpolate)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from app import inference
+from app.crud.artifacts import choose_checkpoint
+from app.deps import GenerationSlotsDep, GeneratorCacheDep, SessionDep, SettingsDep
+from app.errors import BusyError, InvalidInputError
+from app.generation import GenerationSlots, GeneratorCache
+from app.schemas.generate import MAX_SEED, GenerateJson, GenerateRequest, InterpolateRequest
+
+router = APIRouter(tags=["generate"])
+
+T = TypeVar("T")
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}, "application/json": {"schema": GenerateJson.model_json_schema()}}}
+}
+
+
+@router.post("/generate", responses=IMAGE_RESPONSES, response_class=Response)
+async def generate(
+    body: GenerateRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    cache: GeneratorCacheDep,
+    slots: GenerationSlotsDep,
+) -> Response:
+    """n new images from a checkpoint (default: the run's best, else latest) as a PNG grid, JSON or ZIP."""
+    if body.n > settings.generate_max_n:
+        raise InvalidInputError(
+            f"n must be at most {settings.generate_max_n} on this server", loc=("body", "n")
+        )
+    checkpoint = choose_checkpoint(session, run_id=body.run_id, checkpoint_id=body.checkpoint_id)
+    seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
+    images = await _run_limited(slots, lambda: inference.draw(loader(), n=body.n, seed=seed))
+    headers = {"X-Seed": str(seed), "X-Checkpoint-Id": str(checkpoint.id)}
+    if body.format == "json":
+        encoded = await run_in_threadpool(inference.png_base64_list, images)
+        return JSONResponse(
+            {"seed": seed, "checkpoint_id": checkpoint.id, "images": encoded}, headers=headers
+        )
+    if body.format == "zip":
+        archive = await run_in_threadpool(inference.zip_bytes, images, seed=seed)
+        headers["Content-Disposition"] = f'attachment; filename="run{body.run_id}-seed{seed}.zip"'
+        return Response(archive, media_type="application/zip", headers=headers)
+    png = await run_in_threadpool(lambda: inference.png_bytes(inference.grid_image(images)))
+    return Response(png, media_type="image/png", headers=headers)
+
+
+@router.post(
+    "/generate/interpolate", response_class=Response, responses={200: {"content": {"image/png": {}}}}
+)
+async def interpolate(
+    body: InterpolateRequest,
+    session: SessionDep,
+    cache: GeneratorCacheDep,
+    slots: GenerationSlotsDep,
+) -> Response:
+    """A strip (PNG) or animation (GIF) walking from seed_a's latent to seed_b's along the sphere (slerp)."""
+    checkpoint = choose_checkpoint(session, run_id=body.run_id, checkpoint_id=body.checkpoint_id)
+    loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
+    images = await _run_limited(
+        slots,
+        lambda: inference.draw_interpolation(
+            loader(), seed_a=body.seed_a, seed_b=body.seed_b, steps=body.steps
+        ),
+    )
+    headers = {"X-Checkpoint-Id": str(checkpoint.id)}
+    if body.format == "gif":
+        return Response(
+            await run_in_threadpool(inference.gif_bytes, images), media_type="image/gif", headers=headers
+        )
+    strip = await run_in_threadpool(
+        lambda: inference.png_bytes(inference.grid_image(images, columns=len(images)))
+    )
+    return Response(strip, media_type="image/png", headers=headers)
+
+
+def _loader(cache: GeneratorCache, checkpoint_id: int, path: str, use_ema: bool) -> Callable[[], Any]:
+    return lambda: cache.get(
+        (checkpoint_id, use_ema), lambda: inference.load_generator_file(Path(path), use_ema=use_ema)
+    )
+
+
+async def _run_limited(slots: GenerationSlots, work: Callable[[], T]) -> T:
+    """Run `work` in a thread if a generation slot is free; 429 with Retry-After when all are busy."""
+    if not slots.try_acquire():
+        raise BusyError(
+            f"the server is already generating {slots.limit} batch(es); try again in a moment",
+            headers={"Retry-After": "2"},
+        )
+    try:
+        return await run_in_threadpool(work)
+    finally:
+        slots.release()

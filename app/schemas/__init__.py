@@ -1,0 +1,1 @@
+"""Pydantic request and response shapes of the JSON API (families: XBase / XCreate / XPublic)."""

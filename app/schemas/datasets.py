@@ -1,0 +1,46 @@
+"""Dataset shapes: what the API returns about an imported image set."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SkippedItem(BaseModel):
+    item: str
+    reason: str
+
+
+class DatasetBase(BaseModel):
+    name: str = Field(..., min_length=1, max_length=200)
+
+
+class DatasetPublic(DatasetBase):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: str = Field(..., description="importing | ready | failed")
+    source_kind: str
+    image_count: int
+    progress: float
+    skipped: list[SkippedItem]
+    stats: dict[str, Any]
+    error: str | None
+    prepare: dict[str, Any] = Field(..., description="Preparation options the worker applies")
+    created_at: datetime
+    preview_url: str = Field(..., description="A PNG grid of the first images")
+    thumbnail_urls: list[str] = Field(default_factory=list, description="Small PNGs for the preview grid")
+
+
+class DatasetPrepareUpdate(BaseModel):
+    """How the worker turns the raw images into training tensors (the size comes from each run's config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prepare: dict[str, Any] = Field(
+        ...,
+        description="PrepareOptions fields except height/width: fit, background, trim_borders, "
+        "trim_tolerance, dedup, near_threshold, augment_factor, seed",
+    )

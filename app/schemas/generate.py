@@ -1,0 +1,42 @@
+"""Shapes of POST /generate."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_SEED = 2**31 - 1
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: int
+    checkpoint_id: int | None = Field(None, description="Default: the run's best checkpoint, else its latest")
+    n: int = Field(
+        64, ge=1, le=256, description="Images to draw (also capped by the server's generate_max_n)"
+    )
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="Default: a random seed, echoed back")
+    format: Literal["png", "json", "zip"] = Field(
+        "png", description="png grid, json base64 PNGs, zip of PNGs"
+    )
+    use_ema: bool = Field(True, description="Use the EMA generator weights when the checkpoint has them")
+
+
+class GenerateJson(BaseModel):
+    seed: int
+    checkpoint_id: int
+    images: list[str] = Field(..., description="base64-encoded PNGs")
+
+
+class InterpolateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: int
+    checkpoint_id: int | None = None
+    seed_a: int = Field(..., ge=0, le=MAX_SEED)
+    seed_b: int = Field(..., ge=0, le=MAX_SEED)
+    steps: int = Field(8, ge=2, le=64)
+    format: Literal["png", "gif"] = "png"
+    use_ema: bool = True

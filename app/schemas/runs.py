@@ -1,0 +1,107 @@
+"""Run shapes: what a client sends to start training and what it reads back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunBase(BaseModel):
+    name: str | None = Field(None, max_length=200, description="Defaults to '<dataset> · <preset>'")
+    preset: str | None = Field(None, max_length=60, description="A named preset; config values override it")
+
+
+class RunCreate(RunBase):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: int
+    config: dict[str, Any] = Field(default_factory=dict, description="TrainConfig fields to set")
+
+
+class RunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    status: str = Field(..., description="queued | running | completed | failed | cancelled | interrupted")
+    dataset_id: int
+    preset: str | None
+    config: dict[str, Any] = Field(..., description="Every TrainConfig value, defaults filled in")
+    epoch: int
+    iteration: int
+    step: int
+    total_steps: int
+    images_per_s: float | None
+    error: str | None
+    cancel_requested: bool
+    worker: str | None
+    best_checkpoint_id: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    elapsed_s: float | None = Field(
+        None, description="Seconds since the run started (to its end if finished)"
+    )
+    eta_s: float | None = Field(None, description="Estimated seconds left, from images/s; running runs only")
+
+
+class CheckpointPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    epoch: int
+    step: int
+    quality: dict[str, Any]
+    created_at: datetime
+
+
+class GridPublic(BaseModel):
+    epoch: int
+    step: int
+    url: str
+
+
+class EventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    step: int
+    kind: str
+    severity: str
+    message: str
+    evidence: dict[str, Any]
+    created_at: datetime
+
+
+class GradStatPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    step: int
+    net: str
+    layer: str
+    mean_abs: float
+    max_abs: float
+
+
+class MetricPoint(BaseModel):
+    """One training step in the seed's vocabulary (D(x), D(G(z)) before the D step and after the G step)."""
+
+    step: int
+    epoch: int
+    iteration: int
+    loss_d: float | None
+    loss_g: float | None
+    d_x: float | None
+    d_g_z1: float | None
+    d_g_z2: float | None
+
+
+def run_public(run: Any) -> RunPublic:
+    """The API view of a Run row, with elapsed time and ETA worked out."""
+    from app.run_timing import elapsed_seconds, eta_seconds
+
+    public = RunPublic.model_validate(run)
+    return public.model_copy(update={"elapsed_s": elapsed_seconds(run), "eta_s": eta_seconds(run)})

@@ -1,0 +1,113 @@
+// The generate page calls the JSON API (POST /generate, /generate/interpolate) and shows the images it returns.
+(function () {
+  "use strict";
+  const form = document.getElementById("generate-form");
+  if (!form) return;
+  const errorBox = document.getElementById("generate-error");
+  const result = document.getElementById("result");
+  const meta = document.getElementById("result-meta");
+  const downloadPng = document.getElementById("download-png");
+
+  function requestBody(format) {
+    const data = new FormData(form);
+    const body = {
+      run_id: Number(data.get("run_id")),
+      n: Number(data.get("n") || 64),
+      format,
+      use_ema: data.get("use_ema") !== "false",
+    };
+    if (data.get("checkpoint_id")) body.checkpoint_id = Number(data.get("checkpoint_id"));
+    if (data.get("seed") !== "") body.seed = Number(data.get("seed"));
+    return body;
+  }
+
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (!response.ok) {
+      let message = `${response.status} ${response.statusText}`;
+      try {
+        const detail = (await response.json()).detail;
+        message = Array.isArray(detail) ? detail.map((d) => `${d.loc.slice(-1)[0]}: ${d.msg}`).join("; ") : detail;
+      } catch (e) { /* not JSON */ }
+      throw new Error(message);
+    }
+    return response;
+  }
+
+  function showError(err) { errorBox.textContent = err ? err.message : ""; errorBox.hidden = !err; }
+
+  function saveBlob(blob, filename) {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = filename;
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  }
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const button = document.getElementById("generate-btn");
+    button.disabled = true;
+    showError(null);
+    try {
+      const body = requestBody("png");
+      const response = await post("/generate", body);
+      const seed = response.headers.get("X-Seed");
+      const url = URL.createObjectURL(await response.blob());
+      result.innerHTML = "";
+      const img = document.createElement("img");
+      img.id = "generated-grid";
+      img.src = url;
+      img.alt = `generated images, seed ${seed}`;
+      result.appendChild(img);
+      meta.textContent = `seed ${seed} · checkpoint ${response.headers.get("X-Checkpoint-Id")}`;
+      form.querySelector("[name=seed]").placeholder = `random (last: ${seed})`;
+      downloadPng.href = url;
+      downloadPng.download = `run${body.run_id}-seed${seed}.png`;
+      downloadPng.hidden = false;
+    } catch (err) {
+      showError(err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  document.getElementById("download-zip").addEventListener("click", async () => {
+    showError(null);
+    try {
+      const response = await post("/generate", requestBody("zip"));
+      saveBlob(await response.blob(), `pokegan-seed${response.headers.get("X-Seed")}.zip`);
+    } catch (err) { showError(err); }
+  });
+
+  const interp = document.getElementById("interpolate-form");
+  async function interpolate(format) {
+    showError(null);
+    const data = new FormData(interp);
+    const base = requestBody("png");
+    const body = {
+      run_id: base.run_id, checkpoint_id: base.checkpoint_id, use_ema: base.use_ema, format,
+      seed_a: Number(data.get("seed_a")), seed_b: Number(data.get("seed_b")), steps: Number(data.get("steps")),
+    };
+    try {
+      const response = await post("/generate/interpolate", body);
+      const url = URL.createObjectURL(await response.blob());
+      const box = document.getElementById("interpolation");
+      box.innerHTML = `<h3>Seed ${body.seed_a} → ${body.seed_b} (${format.toUpperCase()})</h3>`;
+      const img = document.createElement("img");
+      img.src = url;
+      img.id = `interpolation-${format}`;
+      box.appendChild(img);
+      if (format === "gif") {
+        const a = document.createElement("a");
+        a.className = "btn small"; a.href = url; a.download = `interp-${body.seed_a}-${body.seed_b}.gif`; a.textContent = "Download GIF";
+        box.appendChild(document.createElement("div")).appendChild(a);
+      }
+    } catch (err) { showError(err); }
+  }
+  interp.addEventListener("submit", (e) => { e.preventDefault(); interpolate("png"); });
+  document.getElementById("interpolate-gif").addEventListener("click", () => interpolate("gif"));
+})();
