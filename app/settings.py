@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POKEGAN_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="POKEGAN_", extra="ignore", env_ignore_empty=True)
 
-    data_dir: Path = Field(Path("data"), description="Database, datasets, run artifacts and the embedded broker")
+    data_dir: Path = Field(
+        Path("data"), description="Database, datasets, run artifacts and the embedded broker"
+    )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in data_dir")
-    broker_url: str | None = Field(None, description="Celery broker URL; default: a filesystem broker in data_dir")
+    broker_url: str | None = Field(
+        None, description="Celery broker URL; default: a filesystem broker in data_dir"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     api_token: str | None = Field(None, description="When set, every write and artifact download needs it")
@@ -26,10 +31,21 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto, cpu or cuda: where the worker trains")
     worker_queue: str = Field("train", description="Celery queue this worker consumes (one per GPU)")
     heartbeat_interval_s: float = Field(5.0, gt=0)
-    worker_lost_after_s: float = Field(60.0, gt=0, description="A running run with no heartbeat this long is interrupted")
-    inception_weights: Path | None = Field(None, description="Local Inception weights for FID/KID; none: no FID")
+    worker_lost_after_s: float = Field(
+        60.0, gt=0, description="A running run with no heartbeat this long is interrupted"
+    )
+    inception_weights: Path | None = Field(
+        None, description="Local Inception weights for FID/KID; none: no FID"
+    )
+    detectors: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Failure-detector threshold overrides as JSON, e.g. {"window": 20}; '
+        "names and defaults: models.monitoring.DetectorSettings (checked when a run starts)",
+    )
     allow_private_urls: bool = Field(False, description="Let CSV imports fetch loopback/private addresses")
-    folder_import_roots: list[Path] = Field(default_factory=list, description="Server folders datasets may import")
+    folder_import_roots: list[Path] = Field(
+        default_factory=list, description="Server folders datasets may import"
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -43,7 +54,8 @@ class Run(Base):
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
     preset: Mapped[str | None] = mapped_column(String(60))
     config: Mapped[dict[str, Any]] = mapped_column()
-    # queued | running | completed | failed | cancelled | interrupted; change only via app.crud.runs.transition
+    # queued | running | completed | failed | cancelled | interrupted;
+    # change only via app.crud.runs.transition
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     epoch: Mapped[int] = mapped_column(Integer, default=0)
     iteration: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,30 @@
+"""The two Celery tasks. Thin shims: the work lives in worker/training.py and worker/importing.py."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from app.settings import Settings
+from worker.context import WorkerContext
+from worker.lifecycle import install_lifecycle
+from worker.names import IMPORT_TASK, TRAIN_TASK
+
+
+def register_tasks(celery: Celery, settings: Settings) -> WorkerContext:
+    """Register "pokegan.train_run" and "pokegan.import_dataset" on `celery`, bound to `settings`."""
+    context = WorkerContext(settings)
+
+    @celery.task(name=TRAIN_TASK, ignore_result=True)
+    def train_run(run_id: int) -> None:
+        from worker.training import run_training  # torch is imported in the worker only, on first task
+
+        run_training(context.settings, context.session_factory, run_id, shutdown=context.shutdown)
+
+    @celery.task(name=IMPORT_TASK, ignore_result=True)
+    def import_dataset(dataset_id: int) -> None:
+        from worker.importing import run_import
+
+        run_import(context.settings, context.session_factory, dataset_id, shutdown=context.shutdown)
+
+    install_lifecycle(celery, context)
+    return context
