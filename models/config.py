@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from models.archs import ARCHS, upsampling_steps
 
 AUGMENT_OPS = ("color", "translation", "cutout")
+HOLDOUT_MIN = 16  # fewer held-back images make D's train/held-out gap too noisy to judge
+HOLDOUT_MAX = 64  # enough for a ±0.05 gap estimate; more would only take images away from training
 DEFAULT_WGAN_GP_WEIGHT = 10.0
 
 
@@ -132,6 +135,15 @@ class TrainConfig(BaseModel):
         description="Rollbacks to the last checkpoint (halving the lrs) before a NaN run fails",
     )
 
+    # Monitoring.
+    holdout_fraction: float = Field(
+        0.05,
+        ge=0,
+        le=0.5,
+        description="Share of the images kept out of training (at most 64) to check D for overfitting; "
+        "none are held back when that would be fewer than 16 images or leave less than one batch",
+    )
+
     @field_validator("arch")
     @classmethod
     def _known_arch(cls, arch: str) -> str:
@@ -185,6 +197,17 @@ class TrainConfig(BaseModel):
         if self.d_norm != "auto":
             return self.d_norm == "batch"
         return not (self.spectral_norm or self.effective_gp_weight > 0 or self.r1_weight > 0)
+
+    def holdout_count(self, n_images: int) -> int:
+        """Images of an n-image dataset kept out of training: holdout_fraction of them, at most HOLDOUT_MAX;
+        none when that would be fewer than HOLDOUT_MIN or leave less than one batch to train on."""
+        count = min(HOLDOUT_MAX, math.floor(n_images * self.holdout_fraction))
+        return 0 if count < HOLDOUT_MIN or n_images - count < self.batch_size else count
+
+    def iters_per_epoch(self, n_images: int) -> int:
+        """Iterations in one epoch over an n-image dataset (held-back images and the last partial batch
+        are left out)."""
+        return (n_images - self.holdout_count(n_images)) // self.batch_size
 
     @property
     def augment_ops(self) -> tuple[str, ...]:

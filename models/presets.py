@@ -75,13 +75,43 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "recommended",
-            "Best default for ~700 images on a CPU: 64 px, hinge loss, spectral norm, DiffAugment, EMA of G",
+            # Chosen in a 10-minute CPU duel against classic and wider/narrower/bigger-batch variants
+            # (bench/preset_duel.py; numbers and grids in docs/presets.md).
+            "Tuned for ~700 images and a 10-minute run on a 2-core CPU (beats seed-000-classic there); sound "
+            "for long GPU runs: 64 px, widths 48, batch 32, hinge loss, spectral norm, DiffAugment, EMA of G",
             TrainConfig(
                 arch="dcgan64",
                 image_size=64,
                 nz=100,
                 ngf=48,
                 ndf=48,
+                loss="hinge",
+                spectral_norm=True,
+                diffaugment="color,translation,cutout",
+                ema_decay=0.999,
+                lr_g=2e-4,
+                lr_d=2e-4,
+                beta1=0.5,
+                beta2=0.999,
+                batch_size=32,
+                epochs=300,
+                channels_last=True,
+            ),
+        ),
+        # Cards are 63x88 mm (w/h 0.716). Of the card-like shapes the nets accept, 96x128 (w x h, 0.75)
+        # wastes least: a padded card fills 92 of 96 columns (4.6% margins); 64x96 (0.667) would leave
+        # 6.9% of the rows empty, and 64x88 fits no DCGAN (88 is not a multiple of 16).
+        Preset(
+            "cards",
+            "Trading cards (63x88 mm) at 96 px wide x 128 tall, from a 3x4 base grid: train on a dataset "
+            "with fit=pad; hinge loss, spectral norm, DiffAugment, EMA",
+            TrainConfig(
+                arch="dcgan128",
+                image_size=128,
+                image_width=96,
+                nz=100,
+                ngf=32,
+                ndf=32,
                 loss="hinge",
                 spectral_norm=True,
                 diffaugment="color,translation,cutout",

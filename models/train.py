@@ -19,7 +19,15 @@ from torchvision.utils import make_grid
 from models.config import TrainConfig
 from models.device import resolve_amp, resolve_device, to_device
 from models.errors import TrainingError
-from models.hooks import EpochContext, HookAction, TrainHook
+from models.holdout import split_holdout
+from models.hooks import (
+    EpochContext,
+    HookAction,
+    TrainHook,
+    announce_checkpoint,
+    hook_states,
+    load_hook_states,
+)
 from models.schedule import set_base_lrs
 from models.session import (
     GRID_SAMPLES,
@@ -89,6 +97,7 @@ class _Run:
 
     s: Session
     data: torch.Tensor
+    holdout: torch.Tensor | None  # real images D never trains on (for the overfitting check)
     sink: MetricSink
     store: CheckpointStore
     hooks: Sequence[TrainHook]
@@ -132,30 +141,33 @@ def train(
     should_abort() returns True, or a hook stops the run. Raises TrainingError on unusable input or
     losses that stay NaN/inf after nan_max_retries rollbacks."""
     log = log or _quiet
-    iters_per_epoch = _check_data(config, data)
+    _check_data(config, data)
+    data, holdout = split_holdout(data, config)
     device = resolve_device(config.device)
-    s = build_session(config, device, iters_per_epoch)
+    s = build_session(config, device, len(data) // config.batch_size)
 
     # Start state: resume this run's latest checkpoint, else fine-tune from another run, else fresh.
     latest = store.latest_checkpoint() if resume else None
     if latest is not None:
-        _resume(s, store.load_checkpoint(latest), sink, log)
+        _resume(s, store.load_checkpoint(latest), sink, hooks, log)
+        announce_checkpoint(hooks, latest)
     else:
         _forget_previous_attempt(sink, store)
         if init_from is not None:
             _init_from(s, init_from, sink)
-    _announce(s, len(data), sink, log)
+    _announce(s, len(data), holdout, sink, log)
 
     run = _Run(
         s=s,
         data=to_device(data, device),
+        holdout=holdout,
         sink=sink,
         store=store,
         hooks=hooks,
         should_abort=should_abort,
         on_progress=on_progress,
         log=log,
-        last_good=session_state(s),
+        last_good=checkpoint_state(s, hooks),
         last_saved=latest,
         elapsed_before=s.elapsed_s,
     )
@@ -167,8 +179,8 @@ def train(
             _roll_back(run, rollback)
 
 
-def _check_data(config: TrainConfig, data: torch.Tensor) -> int:
-    """Refuse data the loop cannot use; returns iterations per epoch (the last partial batch is dropped)."""
+def _check_data(config: TrainConfig, data: torch.Tensor) -> None:
+    """Refuse data the loop cannot use (each epoch drops the last partial batch)."""
     usable = isinstance(data, torch.Tensor) and data.dtype == torch.uint8 and data.dim() == 4
     if not usable or data.size(1) != 3:
         got = f"{data.dtype} {tuple(data.shape)}" if isinstance(data, torch.Tensor) else type(data).__name__
@@ -184,12 +196,18 @@ def _check_data(config: TrainConfig, data: torch.Tensor) -> int:
             f"the dataset has {len(data)} images, fewer than batch_size {config.batch_size}; "
             "add images or lower batch_size"
         )
-    return len(data) // config.batch_size
 
 
-def _resume(s: Session, state: dict[str, Any], sink: MetricSink, log: Callable[[str], None]) -> None:
+def _resume(
+    s: Session,
+    state: dict[str, Any],
+    sink: MetricSink,
+    hooks: Sequence[TrainHook],
+    log: Callable[[str], None],
+) -> None:
     check_resume_config(state["config"], s.config)
     restore_session(s, state)
+    load_hook_states(hooks, state.get("hooks"))
     sink.truncate_after(s.step)  # rows after the checkpoint are about to be recomputed
     message = f"resumed from step {s.step} (epoch {s.epoch}, iteration {s.iteration})"
     sink.log_event(TrainEvent(step=s.step, kind="resume", severity="info", message=message))
@@ -209,14 +227,17 @@ def _forget_previous_attempt(sink: MetricSink, store: CheckpointStore) -> None:
         store.discard_checkpoints_after(0)
 
 
-def _announce(s: Session, n_images: int, sink: MetricSink, log: Callable[[str], None]) -> None:
+def _announce(
+    s: Session, n_images: int, holdout: torch.Tensor | None, sink: MetricSink, log: Callable[[str], None]
+) -> None:
     _, amp_note = resolve_amp(s.config.amp, s.device)
     if amp_note:
         sink.log_event(TrainEvent(step=s.step, kind="amp_ignored", severity="info", message=amp_note))
         log(amp_note)
     log(
         f"training {s.config.arch} at {s.config.height}x{s.config.width} on {s.device} "
-        f"(torch threads: {torch.get_num_threads()}): {n_images} images, "
+        f"(torch threads: {torch.get_num_threads()}): {n_images} images"
+        f"{f' ({len(holdout)} more held back)' if holdout is not None else ''}, "
         f"{s.iters_per_epoch} iterations per epoch, {s.config.epochs} epochs"
     )
 
@@ -311,6 +332,7 @@ def _end_epoch(run: _Run) -> TrainResult | None:
             step=s.step,
             lr_factor=action.lr_factor,
             checkpoint=action.checkpoint,
+            evidence=action.evidence,
         )
     if action is not None and action.kind == "stop":
         run.sink.log_event(
@@ -340,7 +362,17 @@ def _ask_hooks(run: _Run, samples: torch.Tensor) -> HookAction | None:
     """Every hook sees the epoch; the first action returned wins."""
     s = run.s
     real = s.to_images(run.data[:GRID_SAMPLES]).float().cpu()
-    ctx = EpochContext(step=s.step, epoch=s.epoch, samples=samples, real=real, d_features=_d_features(s))
+    holdout = run.holdout
+    ctx = EpochContext(
+        step=s.step,
+        epoch=s.epoch,
+        samples=samples,
+        real=real,
+        d_features=_d_features(s),
+        epochs=s.config.epochs,
+        holdout=s.to_images(holdout).float().cpu() if holdout is not None else None,
+        d_logits=_d_logits(s),
+    )
     actions = [hook.on_epoch_end(ctx) for hook in run.hooks]
     return next((a for a in actions if a is not None), None)
 
@@ -362,15 +394,42 @@ def _d_features(s: Session) -> Callable[[torch.Tensor], torch.Tensor]:
     return features
 
 
+def _d_logits(s: Session) -> Callable[[torch.Tensor], torch.Tensor]:
+    """D's raw logits on one batch in training mode, as D judges real batches in training: BatchNorm's
+    running averages mix real and fake batches and misjudge both in eval mode. D's buffers (BatchNorm
+    statistics, spectral-norm vectors) are put back afterwards, so training is untouched."""
+
+    @torch.no_grad()
+    def logits(images: torch.Tensor) -> torch.Tensor:
+        was_training = s.D.training
+        saved = [buffer.clone() for buffer in s.D.buffers()]
+        s.D.train()
+        try:
+            x = images.to(s.device).float().contiguous(memory_format=s.memory_format)
+            return s.D(x).float().cpu()
+        finally:
+            for buffer, value in zip(s.D.buffers(), saved, strict=True):
+                buffer.copy_(value)
+            s.D.train(was_training)
+
+    return logits
+
+
+def checkpoint_state(s: Session, hooks: Sequence[TrainHook]) -> dict[str, Any]:
+    """The session's checkpoint dict plus the hooks' states (so detectors resume where they were)."""
+    return {**session_state(s), "hooks": hook_states(hooks)}
+
+
 def _save_checkpoint(run: _Run) -> None:
     """Write the full state to the store and keep it as the rollback target."""
     s = run.s
     s.elapsed_s = run.elapsed()
-    state = session_state(s)
+    state = checkpoint_state(s, run.hooks)
     run.last_saved = run.store.save_checkpoint(state, epoch=s.epoch, step=s.step)
     run.last_good = state
     run.rollbacks_since_save = 0
     run.sink.flush()
+    announce_checkpoint(run.hooks, run.last_saved)
 
 
 def _finish(run: _Run, status: Literal["completed", "cancelled", "stopped"], reason: str) -> TrainResult:
@@ -420,20 +479,22 @@ def _roll_back(run: _Run, rollback: _Rollback) -> None:
         run.last_good = run.store.load_checkpoint(rollback.checkpoint)
         run.last_saved = rollback.checkpoint
     restore_session(s, run.last_good)
+    load_hook_states(run.hooks, run.last_good.get("hooks"))
     set_base_lrs(s.opt_g, s.sched_g, lrs[0])
     set_base_lrs(s.opt_d, s.sched_d, lrs[1])
     run.sink.truncate_after(s.step)
     if isinstance(run.store, PrunableStore):
         run.store.discard_checkpoints_after(s.step)  # a later resume must not pick the abandoned branch
     message = (
-        f"{rollback.message}; rolled back to step {s.step} and set "
-        f"lr_g={lrs[0][0]:.3g}, lr_d={lrs[1][0]:.3g} "
-        f"(rollback {run.rollbacks_since_save} of at most {cfg.nan_max_retries})"
+        f"{rollback.message}; rolled back to step {s.step} and set lr_g={lrs[0][0]:.3g}, lr_d={lrs[1][0]:.3g}"
     )
+    if rollback.kind == "nan_rollback":  # a hook's reason counts its own rollbacks
+        message += f" (rollback {run.rollbacks_since_save} of at most {cfg.nan_max_retries})"
     evidence = {**rollback.evidence, "from_step": rollback.step, "lr_g": lrs[0][0], "lr_d": lrs[1][0]}
     # Logged at the step rolled back to, so later truncations (another rollback, a resume) keep it.
     run.sink.log_event(
         TrainEvent(step=s.step, kind=rollback.kind, severity="warning", message=message, evidence=evidence)
     )
     run.sink.flush()
+    announce_checkpoint(run.hooks, run.last_saved)
     run.log(message)

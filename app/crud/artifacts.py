@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.crud.runs import get_run
-from app.db.tables import Checkpoint, Grid
+from app.db.tables import Checkpoint, Grid, Run
 from app.errors import ConflictError, NotFoundError
 
 
@@ -34,6 +34,14 @@ def choose_checkpoint(session: Session, *, run_id: int, checkpoint_id: int | Non
     if latest is None:
         raise ConflictError(f"run {run_id} has no checkpoint yet; wait for its first epoch to finish")
     return latest
+
+
+def best_checkpoint(session: Session, *, run: Run) -> Checkpoint | None:
+    """The run's best checkpoint (chosen by the worker from quality numbers and failure events), if any."""
+    if run.best_checkpoint_id is None:
+        return None
+    checkpoint = session.get(Checkpoint, run.best_checkpoint_id)
+    return checkpoint if checkpoint is not None and checkpoint.run_id == run.id else None
 
 
 def list_grids(session: Session, *, run_id: int) -> list[Grid]:

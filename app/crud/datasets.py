@@ -1,4 +1,5 @@
-"""Creating datasets from uploads and reading them back. Routes (JSON and HTML) share these functions.
+"""Creating datasets from uploads or server folders and reading them back. Routes (JSON and HTML) and
+the CLI share these functions.
 
 An upload is streamed to a private folder under datasets_dir, ingested there and only then given a DB
 row and its final folder (an atomic rename), so a refused upload leaves neither a row nor files behind.
@@ -8,23 +9,27 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.datasets.errors import DatasetError, DatasetTooLarge, NoImagesFound
-from app.datasets.ingest import ingest_upload
+from app.datasets.ingest import ingest_folder, ingest_upload
 from app.datasets.kinds import SourceKind, detect_kind
 from app.datasets.layout import DatasetPaths, list_raw_images
 from app.datasets.limits import DatasetLimits, MiB
+from app.datasets.report import IngestReport
 from app.datasets.streams import stream_to_disk
 from app.db.tables import Dataset, Run
 from app.errors import ConflictError, InvalidInputError, NotFoundError, TooLargeError, UnavailableError
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.datasets.prepare import PreparedDataset
 
 CSV_SOURCE_NAME = "source.csv"
 PREVIEW_FILE = "preview.png"
@@ -64,15 +69,15 @@ def get_dataset(session: Session, *, dataset_id: int) -> Dataset:
 
 
 def create_dataset_from_upload(
-    session: Session, *, settings: Settings, name: str, uploads: list[Upload]
+    session: Session, *, settings: Settings, name: str, uploads: list[Upload], queue_import: bool = True
 ) -> Dataset:
     """Import a zip/tar of images, several images, or a CSV of image URLs (queued for the worker).
 
     Refusals raise an AppError with a sentence (422, or 413 when too large) and leave nothing behind.
+    queue_import=False leaves a CSV dataset "importing" without queuing it: the caller (the CLI) runs
+    worker.importing.run_import itself.
     """
-    name = name.strip()
-    if not name:
-        raise InvalidInputError("give the dataset a name", loc=("body", "name"))
+    name = _dataset_name(name)
     if not uploads:
         raise InvalidInputError(
             "choose a zip or tar of images, a CSV, or some images to upload", loc=("body", "file")
@@ -85,10 +90,15 @@ def create_dataset_from_upload(
         kind = detect_kind(paths[0]) if len(paths) == 1 else SourceKind.IMAGE
         if kind is SourceKind.CSV:
             return _create_csv_dataset(
-                session, settings=settings, name=name, csv_path=paths[0], incoming=incoming
+                session,
+                settings=settings,
+                name=name,
+                csv_path=paths[0],
+                incoming=incoming,
+                queue_import=queue_import,
             )
         return _create_image_dataset(
-            session, settings=settings, name=name, paths=paths, incoming=incoming, limits=limits, kind=kind
+            session, settings=settings, name=name, paths=paths, incoming=incoming, limits=limits
         )
     except DatasetTooLarge as exc:
         raise TooLargeError(str(exc)) from exc
@@ -119,28 +129,82 @@ def _create_image_dataset(
     paths: list[Path],
     incoming: Path,
     limits: DatasetLimits,
-    kind: SourceKind,
 ) -> Dataset:
     staged = DatasetPaths(incoming / "dataset")
     report = ingest_upload(paths, staged.raw, limits)
+    return _create_ready_dataset(session, settings=settings, name=name, staged=staged, report=report)
+
+
+def create_dataset_from_folder(
+    session: Session, *, settings: Settings, name: str, path: str, any_folder: bool = False
+) -> Dataset:
+    """Copy the images under a server folder (recursively, symlinks ignored) into a new ready dataset.
+
+    The folder must lie inside settings.folder_import_roots; any_folder=True lifts that for the CLI, whose
+    user can read the folder anyway. Refusals raise an AppError and leave neither a row nor files behind.
+    """
+    name = _dataset_name(name)
+    if not path.strip():
+        raise InvalidInputError("give the path of a folder on the server", loc=("body", "path"))
+    folder = Path(path.strip())
+    limits = dataset_limits(settings)
+    if any_folder:
+        limits = replace(limits, allowed_folder_roots=(folder,))
+    settings.datasets_dir.mkdir(parents=True, exist_ok=True)
+    incoming = settings.datasets_dir / f".incoming-{uuid.uuid4().hex}"
+    try:
+        staged = DatasetPaths(incoming / "dataset")
+        report = ingest_folder(folder, staged.raw, limits)
+        return _create_ready_dataset(
+            session, settings=settings, name=name, staged=staged, report=report, source=str(folder)
+        )
+    except DatasetTooLarge as exc:
+        raise TooLargeError(str(exc)) from exc
+    except DatasetError as exc:
+        raise InvalidInputError(_refusal_message(exc), loc=("body", "path")) from exc
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _dataset_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInputError("give the dataset a name", loc=("body", "name"))
+    return name
+
+
+def _create_ready_dataset(
+    session: Session,
+    *,
+    settings: Settings,
+    name: str,
+    staged: DatasetPaths,
+    report: IngestReport,
+    source: str | None = None,
+) -> Dataset:
+    """The row of an import that is already complete (archive, images, folder), with its thumbnails."""
+    limits = dataset_limits(settings)
     image_count = len(list_raw_images(staged.raw))
     if image_count == 0:
-        raise NoImagesFound("the upload holds no readable image")
+        raise NoImagesFound("no readable image was found")
     thumbnails(staged.raw, staged.thumbs, THUMBNAIL_PX, limits=limits)
+    stats: dict[str, Any] = {"skipped_by_reason": report.skipped_by_reason()}
+    if source is not None:
+        stats["source"] = source
     dataset = Dataset(
         name=name[:200],
         status="ready",
-        source_kind=KIND_NAMES.get(kind, kind.value),
+        source_kind=KIND_NAMES.get(report.kind, report.kind.value),
         image_count=image_count,
         progress=1.0,
         skipped=[{"item": item.name, "reason": item.reason} for item in report.skipped],
-        stats={"skipped_by_reason": report.skipped_by_reason()},
+        stats=stats,
     )
     return _commit_with_folder(session, settings, dataset, staged.root)
 
 
 def _create_csv_dataset(
-    session: Session, *, settings: Settings, name: str, csv_path: Path, incoming: Path
+    session: Session, *, settings: Settings, name: str, csv_path: Path, incoming: Path, queue_import: bool
 ) -> Dataset:
     from app.datasets.csv_rows import read_csv_rows
 
@@ -160,6 +224,8 @@ def _create_csv_dataset(
         stats={"csv_rows": len(rows)},
     )
     dataset = _commit_with_folder(session, settings, dataset, folder)
+    if not queue_import:
+        return dataset
     from worker.client import enqueue_import
 
     try:
@@ -275,18 +341,46 @@ def update_prepare(session: Session, *, dataset_id: int, prepare: dict[str, Any]
     return dataset
 
 
-def prepared_preview_png(settings: Settings, dataset: Dataset, *, size: int = 64, count: int = 32) -> bytes:
-    """A grid of the first images as training will see them (prepared with the dataset's options)."""
-    import io
+def prepare_for_training(
+    settings: Settings,
+    dataset: Dataset,
+    *,
+    height: int,
+    width: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> PreparedDataset:
+    """The dataset prepared with its options at height x width, as the worker will load it (cached, so a
+    run at this size starts without decoding); ConflictError while it is not ready."""
+    from pydantic import ValidationError
 
     from app.datasets.cache import load_or_prepare
     from app.datasets.options import PrepareOptions
-    from app.datasets.preview import preview_grid
 
     if dataset.status != "ready":
         raise ConflictError(f"dataset {dataset.id} is {dataset.status}; its images are not ready to prepare")
-    options = PrepareOptions(**{**dataset.prepare, "height": size, "width": size})
-    prepared = load_or_prepare(settings.dataset_dir(dataset.id), options, limits=dataset_limits(settings))
+    try:
+        options = PrepareOptions(**{**dataset.prepare, "height": height, "width": width})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise InvalidInputError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    try:
+        return load_or_prepare(
+            settings.dataset_dir(dataset.id), options, limits=dataset_limits(settings), progress=progress
+        )
+    except DatasetError as exc:  # e.g. no raw image decodes any more
+        raise ConflictError(f"dataset {dataset.id} cannot be prepared: {exc}") from exc
+
+
+def prepared_preview_png(
+    settings: Settings, dataset: Dataset, *, height: int = 64, width: int | None = None, count: int = 32
+) -> bytes:
+    """A grid of the first images as training will see them: the dataset's options at height x width
+    (square when width is None)."""
+    import io
+
+    from app.datasets.preview import preview_grid
+
+    prepared = prepare_for_training(settings, dataset, height=height, width=width or height)
     buffer = io.BytesIO()
     preview_grid(prepared, count).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -87,8 +87,9 @@ def create_run(session: Session, *, settings: Settings, data: RunCreate) -> Run:
         dataset_id=dataset.id,
         preset=data.preset or None,
         config=config.model_dump(mode="json"),
+        policy=data.policy,
         status=run_status.QUEUED,
-        total_steps=config.epochs * (effective_image_count(dataset) // config.batch_size),
+        total_steps=config.epochs * config.iters_per_epoch(effective_image_count(dataset)),
     )
     session.add(run)
     session.commit()

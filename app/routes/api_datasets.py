@@ -1,4 +1,4 @@
-"""JSON API for datasets: upload (zip, tar, CSV or images), list, read, preview images, delete."""
+"""JSON API for datasets: upload (zip, tar, CSV or images) or a server folder, list, read, preview, delete."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from app.crud.datasets import Upload
 from app.db.tables import Dataset
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFoundError
-from app.schemas.datasets import DatasetPrepareUpdate, DatasetPublic
+from app.schemas.datasets import DatasetFolderCreate, DatasetPrepareUpdate, DatasetPublic
 from app.settings import Settings
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
@@ -43,6 +43,14 @@ def upload_dataset(
     a CSV creates an 'importing' dataset that the worker downloads in the background."""
     uploads = [Upload(f.filename or "", f.file) for f in file]
     dataset = datasets.create_dataset_from_upload(session, settings=settings, name=name, uploads=uploads)
+    return dataset_public(settings, dataset)
+
+
+@router.post("/folder", status_code=status.HTTP_201_CREATED, response_model=DatasetPublic)
+def import_folder(body: DatasetFolderCreate, session: SessionDep, settings: SettingsDep) -> DatasetPublic:
+    """Create a dataset from the images under a server folder inside POKEGAN_FOLDER_IMPORT_ROOTS
+    (422 naming the allowed folders otherwise; nothing is created on a refusal)."""
+    dataset = datasets.create_dataset_from_folder(session, settings=settings, name=body.name, path=body.path)
     return dataset_public(settings, dataset)
 
 
@@ -82,11 +90,17 @@ async def prepared_preview(
     dataset_id: int,
     session: SessionDep,
     settings: SettingsDep,
-    size: Annotated[int, Query(ge=8, le=256, description="Side of each prepared image, px")] = 64,
+    size: Annotated[int, Query(ge=8, le=256, description="Side of each square prepared image, px")] = 64,
+    height: Annotated[int | None, Query(ge=8, le=256, description="Height in px (instead of size)")] = None,
+    width: Annotated[int | None, Query(ge=8, le=256, description="Width in px; default: the height")] = None,
 ) -> Response:
-    """The first images as training sees them: prepared with the dataset's options at `size` px (cached)."""
+    """The first images as training sees them: prepared with the dataset's options at height x width px
+    (or size x size), cached like the worker's preparation."""
     dataset = datasets.get_dataset(session, dataset_id=dataset_id)
-    png = await run_in_threadpool(datasets.prepared_preview_png, settings, dataset, size=size)
+    h = height or size
+    png = await run_in_threadpool(
+        lambda: datasets.prepared_preview_png(settings, dataset, height=h, width=width or h)
+    )
     return Response(png, media_type="image/png")
 
 

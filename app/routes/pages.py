@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from app.crud import artifacts, datasets, runs
+from app.crud import artifacts, datasets, metrics, runs
 from app.crud.run_status import ACTIVE
 from app.deps import SessionDep
 from app.routes.html import render
@@ -35,6 +35,7 @@ def _runs_context(session: Session) -> dict[str, Any]:
         "runs": all_runs,
         "dataset_names": {d.id: d.name for d in datasets.list_datasets(session)},
         "latest_grids": artifacts.latest_grid_epochs(session, run_ids=[r.id for r in all_runs]),
+        "event_counts": metrics.event_counts(session, run_ids=[r.id for r in all_runs]),
         "any_active": any(r.status in ACTIVE for r in all_runs),
     }
 

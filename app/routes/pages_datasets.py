@@ -1,4 +1,4 @@
-"""HTML pages for datasets: the list with its upload form, and one dataset's preview grid."""
+"""HTML pages for datasets: the list with its upload (and server-folder) form, and one dataset's previews."""
 
 from __future__ import annotations
 
@@ -62,14 +62,46 @@ async def upload_from_form(request: Request, session: SessionDep, settings: Sett
     )
 
 
+@router.post("/datasets/folder", response_class=HTMLResponse)
+async def folder_from_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The server-folder form's target: the same import as POST /api/datasets/folder."""
+    form = await request.form()
+    try:
+        dataset = await run_in_threadpool(
+            datasets.create_dataset_from_folder,
+            session,
+            settings=settings,
+            name=str(form.get("name") or ""),
+            path=str(form.get("path") or ""),
+        )
+    except AppError as exc:
+        return render(
+            request, "partials/upload_result.html", None, {"error": exc.message}, status_code=exc.status_code
+        )
+    if not is_htmx(request):
+        return RedirectResponse(f"/datasets/{dataset.id}", status_code=303)
+    return render(
+        request,
+        "partials/upload_result.html",
+        None,
+        {"dataset": dataset},
+        status_code=201,
+        headers={"HX-Trigger": EVENT_DATASETS_CHANGED},
+    )
+
+
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
 def dataset_page(
-    request: Request, dataset_id: int, session: SessionDep, settings: SettingsDep
+    request: Request, dataset_id: int, session: SessionDep, settings: SettingsDep, preview: str | None = None
 ) -> HTMLResponse:
-    """One dataset: image count, preview grid of thumbnails, what was skipped and why."""
+    """One dataset: image count, preview grid of thumbnails, what was skipped and why; `preview=HxW`
+    picks the shape of the prepared preview."""
     dataset = datasets.get_dataset(session, dataset_id=dataset_id)
     return render(
-        request, "pages/dataset.html", "partials/dataset_detail.html", _detail_context(settings, dataset)
+        request,
+        "pages/dataset.html",
+        "partials/dataset_detail.html",
+        _detail_context(settings, dataset, preview=preview),
     )
 
 
@@ -94,7 +126,7 @@ async def prepare_from_form(
         message, status_code = exc.message, exc.status_code
     dataset = datasets.get_dataset(session, dataset_id=dataset_id)
     context = {
-        **_detail_context(settings, dataset),
+        **_detail_context(settings, dataset, preview=str(form.get("preview") or "") or None),
         "prepare_message": message,
         "prepare_ok": status_code == 200,
     }
@@ -112,8 +144,27 @@ def _rgb(value: str) -> list[int] | str:
     return value
 
 
-def _detail_context(settings: Settings, dataset: Dataset) -> dict[str, Any]:
+def preview_shapes() -> list[tuple[str, str]]:
+    """("HxW", label) for each image shape a preset trains at, e.g. ("128x96", "96 × 128 px (cards)")."""
+    from models.presets import PRESETS
+
+    shapes: dict[tuple[int, int], list[str]] = {}
+    for preset in PRESETS.values():
+        shapes.setdefault((preset.config.height, preset.config.width), []).append(preset.name)
+    return [(f"{h}x{w}", f"{w} × {h} px ({', '.join(names)})") for (h, w), names in sorted(shapes.items())]
+
+
+def _preview_shape(preview: str | None) -> tuple[int, int]:
+    """'128x96' -> (128, 96) when it is one of the offered shapes; (64, 64) otherwise."""
+    if preview in dict(preview_shapes()):
+        height, width = (int(part) for part in str(preview).split("x"))
+        return height, width
+    return 64, 64
+
+
+def _detail_context(settings: Settings, dataset: Dataset, *, preview: str | None = None) -> dict[str, Any]:
     background = (dataset.prepare or {}).get("background", [255, 255, 255])
+    height, width = _preview_shape(preview)
     return {
         "nav": "datasets",
         "dataset": dataset,
@@ -128,6 +179,10 @@ def _detail_context(settings: Settings, dataset: Dataset) -> dict[str, Any]:
         "background_hex": "#" + "".join(f"{int(c):02x}" for c in background),
         # changes with the options, so the browser fetches a fresh prepared preview after a save
         "prepare_version": hashlib.sha1(json.dumps(dataset.prepare, sort_keys=True).encode()).hexdigest()[:8],
+        "preview_shapes": preview_shapes(),
+        "preview_height": height,
+        "preview_width": width,
+        "preview_chosen": preview is not None,
     }
 
 
@@ -138,4 +193,5 @@ def _list_context(session: Session, settings: Settings) -> dict[str, Any]:
         "datasets": all_datasets,
         "any_importing": any(d.status == "importing" for d in all_datasets),
         "max_upload_mb": settings.max_upload_mb,
+        "folder_roots": [str(root) for root in settings.folder_import_roots],
     }

@@ -39,7 +39,7 @@ def new_run_page(
 ) -> HTMLResponse:
     """The new-run form; `clone=<run id>` prefills it from that run, `preset` from a preset."""
     values: dict[str, Any] = {}
-    name = ""
+    name, policy = "", "warn"
     if clone is not None:
         source = runs.get_run(session, run_id=clone)
         values, preset, dataset_id, name = (
@@ -48,7 +48,10 @@ def new_run_page(
             source.dataset_id,
             f"{source.name} (copy)",
         )
-    context = _form_context(session, dataset_id=dataset_id, preset=preset, values=values, name=name)
+        policy = source.policy
+    context = _form_context(
+        session, dataset_id=dataset_id, preset=preset, values=values, name=name, policy=policy
+    )
     return render(request, "pages/new_run.html", "partials/run_form.html", context)
 
 
@@ -64,7 +67,11 @@ async def create_run_from_form(request: Request, session: SessionDep, settings: 
         if dataset_id is None:
             raise InvalidInputError("choose a dataset", loc=("body", "dataset_id"))
         data = RunCreate(
-            dataset_id=dataset_id, name=fields.get("name") or None, preset=preset, config=overrides
+            dataset_id=dataset_id,
+            name=fields.get("name") or None,
+            preset=preset,
+            config=overrides,
+            policy=fields.get("policy") or "warn",
         )
         run = await run_in_threadpool(runs.create_run, session, settings=settings, data=data)
     except ValidationError as exc:  # the run name or preset field itself (config errors are ConfigError)
@@ -115,6 +122,7 @@ def _form_error(
         preset=fields.get("preset") or None,
         values=overrides,
         name=fields.get("name", ""),
+        policy=fields.get("policy") or "warn",
         errors=errors,
         message=message,
     )
@@ -128,6 +136,7 @@ def _form_context(
     preset: str | None,
     values: dict[str, Any],
     name: str = "",
+    policy: str = "warn",
     errors: dict[str, str] | None = None,
     message: str | None = None,
 ) -> dict[str, Any]:
@@ -146,6 +155,7 @@ def _form_context(
         "presets": _presets(),
         "preset": preset or "",
         "name": name,
+        "policy": policy,
         "sections": config_form.sections(),
         "values": shown,
         "errors": errors or {},
@@ -193,7 +203,7 @@ def _int_or_none(raw: str | None) -> int | None:
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(request: Request, run_id: int, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """Status, live charts, epoch grids, gradient flow and events of one run."""
+    """Status, live charts, epoch grids, gradient flow and the timeline of events and quality of one run."""
     run = runs.get_run(session, run_id=run_id)
     context = {
         "nav": "runs",
@@ -201,9 +211,17 @@ def run_page(request: Request, run_id: int, session: SessionDep, settings: Setti
         "dataset": datasets.find_dataset(session, dataset_id=run.dataset_id),
         **_grids_context(session, settings, run),
         "grad": _grad_context(session, run.id),
-        "events": metrics.recent_events(session, run_id=run.id),
+        **_timeline_context(session, run),
     }
     return render(request, "pages/run.html", None, context)
+
+
+@router.get("/runs/{run_id}/timeline", response_class=HTMLResponse)
+def timeline_partial(request: Request, run_id: int, session: SessionDep) -> HTMLResponse:
+    """The events and per-epoch quality panel (polls itself while the run is active)."""
+    run = runs.get_run(session, run_id=run_id)
+    context = {"run": run_public(run), **_timeline_context(session, run)}
+    return render(request, "partials/events.html", None, context)
 
 
 @router.get("/runs/{run_id}/status", response_class=HTMLResponse)
@@ -286,7 +304,23 @@ def _status_after(request: Request, session: Session, run_id: int, action: Any) 
 
 def _grids_context(session: Session, settings: Settings, run: Run) -> dict[str, Any]:
     grids = list(reversed(artifacts.list_grids(session, run_id=run.id)))
-    return {"grids": grids, "has_real": (settings.run_dir(run.id) / "real.png").is_file()}
+    best = artifacts.best_checkpoint(session, run=run)
+    return {
+        "grids": grids,
+        "has_real": (settings.run_dir(run.id) / "real.png").is_file(),
+        "best_epoch": best.epoch if best else None,
+    }
+
+
+def _timeline_context(session: Session, run: Run) -> dict[str, Any]:
+    checkpoints = artifacts.list_checkpoints(session, run_id=run.id)
+    epochs = int(run.config.get("epochs") or 0)
+    return {
+        "events": metrics.list_events(session, run_id=run.id),
+        "quality": [c for c in reversed(checkpoints) if c.quality],
+        "best": artifacts.best_checkpoint(session, run=run),
+        "iters_per_epoch": run.total_steps // epochs if epochs and run.total_steps else None,
+    }
 
 
 def _grad_context(session: Session, run_id: int) -> dict[str, Any] | None:

@@ -34,6 +34,14 @@ class DatasetPublic(DatasetBase):
     thumbnail_urls: list[str] = Field(default_factory=list, description="Small PNGs for the preview grid")
 
 
+class DatasetFolderCreate(DatasetBase):
+    """Import the images under a folder on the server (one of settings.folder_import_roots)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(..., min_length=1, max_length=4096, description="Path of the folder on the server")
+
+
 class DatasetPrepareUpdate(BaseModel):
     """How the worker turns the raw images into training tensors (the size comes from each run's config)."""
 

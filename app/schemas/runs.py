@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,12 @@ class RunCreate(RunBase):
 
     dataset_id: int
     config: dict[str, Any] = Field(default_factory=dict, description="TrainConfig fields to set")
+    policy: Literal["warn", "stop", "rollback"] = Field(
+        "warn",
+        description="What the failure detectors do: warn = log events only; stop = end the run at a "
+        "sustained failure; rollback = go back to the best earlier checkpoint with lower learning rates "
+        "(at most twice), then stop",
+    )
 
 
 class RunPublic(BaseModel):
@@ -37,7 +43,10 @@ class RunPublic(BaseModel):
     error: str | None
     cancel_requested: bool
     worker: str | None
-    best_checkpoint_id: int | None
+    policy: str = Field(..., description="warn | stop | rollback: what the failure detectors do")
+    best_checkpoint_id: int | None = Field(
+        ..., description="The checkpoint /generate uses by default: the best-scoring one outside failures"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

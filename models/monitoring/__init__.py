@@ -1,8 +1,8 @@
 """Catching failure as it happens: detectors on the metric stream and on samples, quality numbers, best epoch.
 
-Typical use in the loop: one MonitorSuite per run; `observe_iteration` on every metric row, `observe_epoch`
-with the fixed-noise samples at each epoch end; log the returned TrainEvents; keep `state_dict()` in
-checkpoints.
+In the loop: pass a MonitorHook in train(hooks=...). It runs one MonitorSuite (`observe_iteration` on every
+metric row, `observe_epoch` with the fixed-noise samples at each epoch end), logs the events, measures
+per-epoch quality, acts under its policy and keeps its state in the checkpoints.
 """
 
 from models.monitoring.collapse import DiversityStats, ModeCollapseDetector, sample_diversity
@@ -17,6 +17,7 @@ from models.monitoring.fid import (
     kernel_distance,
     load_inception,
 )
+from models.monitoring.hook import POLICIES, MonitorHook, RatedCheckpoint, quality_from_dict
 from models.monitoring.overfit import OverfitDetector, OverfitStats, overfit_stats
 from models.monitoring.quality import EpochQuality, epoch_quality
 from models.monitoring.selection import DISQUALIFYING_KINDS, choose_best_epoch, failure_spans
@@ -29,6 +30,7 @@ __all__ = [
     "ENABLE_HINT",
     "EVENT_KINDS",
     "INCEPTION_FILE",
+    "POLICIES",
     "DetectorSettings",
     "DivergenceDetector",
     "DiversityStats",
@@ -36,10 +38,12 @@ __all__ = [
     "FidKid",
     "ImageBatchError",
     "ModeCollapseDetector",
+    "MonitorHook",
     "MonitorSuite",
     "OverfitDetector",
     "OverfitStats",
     "OverpowerDetector",
+    "RatedCheckpoint",
     "RandomFeatures",
     "RollingWindow",
     "SaturationDetector",
@@ -52,6 +56,7 @@ __all__ = [
     "kernel_distance",
     "load_inception",
     "overfit_stats",
+    "quality_from_dict",
     "random_features",
     "sample_diversity",
 ]

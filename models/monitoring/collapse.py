@@ -7,6 +7,7 @@ many samples have a near-twin among the others (collapse onto a few modes, which
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from torch import Tensor
 
@@ -92,7 +93,11 @@ def sample_diversity(
 
 
 class ModeCollapseDetector:
-    """Fires when samples spread under `collapse_ratio` of the real batch in both spaces, or are twins."""
+    """Fires when samples spread under `collapse_ratio` of the real batch in both spaces, or are twins.
+
+    A generator that has not drawn diverse samples yet is still learning, not collapsed: until it has, or
+    until `collapse_warmup_steps`, low diversity is not reported.
+    """
 
     kind = "mode_collapse"
     what = "Mode collapse"
@@ -102,6 +107,7 @@ class ModeCollapseDetector:
         self.episode = Episode(
             escalate_after=settings.collapse_escalate_epochs, rearm_after=settings.epoch_rearm
         )
+        self.seen_diverse = False
 
     def rules(self, stats: DiversityStats) -> list[str]:
         s = self.settings
@@ -131,7 +137,9 @@ class ModeCollapseDetector:
             duplicate_distance=s.duplicate_distance,
         )
         rules = self.rules(stats)
-        transition = self.episode.update(step, bool(rules))
+        self.seen_diverse = self.seen_diverse or not rules
+        judged = self.seen_diverse or step >= s.collapse_warmup_steps
+        transition = self.episode.update(step, bool(rules) and judged)
         if transition is None:
             return []
         evidence = {
@@ -155,3 +163,10 @@ class ModeCollapseDetector:
             detail=detail,
         )
         return [event]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"episode": self.episode.state_dict(), "seen_diverse": self.seen_diverse}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.episode.load_state_dict(state["episode"])
+        self.seen_diverse = bool(state["seen_diverse"])

@@ -33,9 +33,13 @@ class EpochQuality:
     duplicate_fraction: share of samples with a near-duplicate among the others.
     nn_*_mean / nn_*_min: distance from each sample to its nearest training image, in units of the training
         images' own mean nearest-neighbour distance (≈1 novel, →0 copied).
-    precision / recall: k-NN manifold estimates of Kynkäänniemi et al. 2019 (https://arxiv.org/abs/1904.06991):
+    precision / recall: k-NN manifold estimates of Kynkäänniemi et al. 2019
+        (https://arxiv.org/abs/1904.06991):
         share of samples inside the real images' manifold, and share of real images inside the samples'.
     fid / kid: only when Inception weights were available (see models.monitoring.fid).
+    coverage: share of real images with a sample inside their own k-NN ball (Naeem et al. 2020,
+        https://arxiv.org/abs/2002.09797). Recall measures with the samples' radii, which shrink to nothing
+        when samples cluster: on 64 samples of a young DCGAN it read 0 at every epoch; coverage did not.
     """
 
     diversity_pixel: float
@@ -49,6 +53,7 @@ class EpochQuality:
     recall: float
     fid: float | None = None
     kid: float | None = None
+    coverage: float | None = None
 
     def to_dict(self) -> dict[str, float | None]:
         return asdict(self)
@@ -57,11 +62,13 @@ class EpochQuality:
     def score(self) -> float:
         """One number to rank epochs by, in [0, 1], higher is better.
 
-        The harmonic mean of precision and recall (samples must look real AND cover the data), scaled down
-        linearly when samples sit closer to training images than MEMORISATION_FLOOR, so copying never wins.
+        The harmonic mean of precision and coverage (recall when coverage was not measured): samples must
+        look real AND cover the data. Scaled down linearly when samples sit closer to training images than
+        MEMORISATION_FLOOR, so copying never wins.
         """
-        pr = self.precision + self.recall
-        f1 = 2 * self.precision * self.recall / pr if pr > 0 else 0.0
+        covered = self.coverage if self.coverage is not None else self.recall
+        pr = self.precision + covered
+        f1 = 2 * self.precision * covered / pr if pr > 0 else 0.0
         return f1 * min(1.0, self.nn_pixel_mean / MEMORISATION_FLOOR)
 
 
@@ -70,6 +77,13 @@ def manifold_coverage(reference: Tensor, query: Tensor, k: int) -> float:
     radii = nearest_other(pairwise_distances(reference), k)
     inside = (pairwise_distances(query, reference) <= radii.unsqueeze(0)).any(dim=1)
     return inside.double().mean().item()
+
+
+def real_coverage(reference: Tensor, query: Tensor, k: int) -> float:
+    """Share of `reference` rows with a `query` row inside their k-th NN radius (Naeem et al.'s coverage)."""
+    radii = nearest_other(pairwise_distances(reference), k)
+    nearest = pairwise_distances(reference, query).min(dim=1).values
+    return (nearest <= radii).double().mean().item()
 
 
 def nearest_neighbour_distances(fake: Tensor, real: Tensor) -> tuple[float, float]:
@@ -116,4 +130,5 @@ def epoch_quality(
         recall=manifold_coverage(f_fake, f_real, k),
         fid=None if fid_kid is None else fid_kid.fid,
         kid=None if fid_kid is None else fid_kid.kid,
+        coverage=real_coverage(f_real, f_fake, k),
     )

@@ -115,6 +115,15 @@ class DetectorSettings(BaseModel):
         description="If more than this fraction of samples has a near-duplicate, the generator has collapsed "
         "onto a few modes even when the overall spread still looks fine.",
     )
+    collapse_warmup_steps: int = Field(
+        200,
+        ge=0,
+        le=1_000_000,
+        description="Iterations before a generator that has not yet drawn diverse samples counts as "
+        "collapsed. Every DCGAN starts by drawing near-identical blobs: the 749-sprite seed-000-classic run "
+        "had 100% near-duplicates until step 65 and first passed the checks at step 70; 200 leaves room for "
+        "slower set-ups. Samples that were diverse once and then collapse count at once.",
+    )
     collapse_escalate_epochs: int = Field(
         3,
         ge=1,

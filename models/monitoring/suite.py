@@ -18,7 +18,7 @@ from models.sink import IterationMetrics, TrainEvent
 
 EVENT_KINDS = ("d_saturation", "g_overpowers_d", "mode_collapse", "divergence", "d_overfitting")
 OBJECTIVES = ("bce", "hinge", "wgan-gp")
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the collapse detector remembers whether samples were ever diverse
 
 
 class MonitorSuite:
@@ -82,7 +82,7 @@ class MonitorSuite:
             "saturation": self.saturation.episode.state_dict(),
             "overpower": self.overpower.episode.state_dict(),
             "divergence": self.divergence.episode.state_dict(),
-            "collapse": self.collapse.episode.state_dict(),
+            "collapse": self.collapse.state_dict(),
             "overfit": self.overfit.state_dict(),
         }
 
@@ -94,5 +94,5 @@ class MonitorSuite:
         self.saturation.episode.load_state_dict(state["saturation"])
         self.overpower.episode.load_state_dict(state["overpower"])
         self.divergence.episode.load_state_dict(state["divergence"])
-        self.collapse.episode.load_state_dict(state["collapse"])
+        self.collapse.load_state_dict(state["collapse"])
         self.overfit.load_state_dict(state["overfit"])

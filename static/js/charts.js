@@ -4,7 +4,7 @@
   "use strict";
 
   const PALETTE = ["#5aa9ff", "#f2c94c", "#4cc38a", "#ff6b6b", "#b197fc", "#ffa94d"];
-  const EVENT_COLORS = { info: "#6b7280", warning: "#ffa94d", error: "#ff6b6b" };
+  const EVENT_COLORS = { info: "#6b7280", warning: "#ffa94d", error: "#ff6b6b", best: "#4cc38a" };
 
   // Exponential moving average that skips gaps (null) without resetting.
   function ema(values, alpha) {
@@ -94,7 +94,8 @@
       this.plot.setData(this._data(), !zoomed);
     }
 
-    // Vertical markers for detections and actions (collapse warnings, NaN rollbacks, resumes).
+    // Vertical markers for detections and actions (collapse warnings, NaN rollbacks, resumes) and the best
+    // checkpoint ({step, severity: "best"}, drawn solid).
     setEvents(events) { this.events = events; this.plot.redraw(false); }
 
     _drawEvents(u) {
@@ -108,6 +109,7 @@
         const x = Math.round(u.valToPos(e.step, "x", true));
         if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
         ctx.strokeStyle = EVENT_COLORS[e.severity] || EVENT_COLORS.info;
+        ctx.setLineDash(e.severity === "best" ? [] : [4, 4]);
         ctx.beginPath();
         ctx.moveTo(x, top);
         ctx.lineTo(x, top + height);

@@ -40,19 +40,34 @@
 
   let lastStep = -1;
   let events = [];
+  let bestId = null;
+  let bestStep = null;
+  // Markers: every event coloured by severity, plus the best checkpoint's step in green.
+  function drawMarkers() {
+    const marks = bestStep == null ? events : events.concat([{ step: bestStep, severity: "best" }]);
+    allCharts.forEach((c) => c.setEvents(marks));
+    charts.dataset.markers = String(marks.length);
+  }
+  // All events each time: a rollback or resume may have replaced some, and there are few.
   async function refreshEvents() {
-    const after = events.length ? events[events.length - 1].step : -1;
-    const fresh = await getJson(`/api/runs/${runId}/events?after_step=${after}`);
-    if (fresh.length) {
-      events = events.concat(fresh);
-      allCharts.forEach((c) => c.setEvents(events));
-    }
+    events = await getJson(`/api/runs/${runId}/events`);
+    drawMarkers();
+  }
+  async function refreshBest(run) {
+    if (run.best_checkpoint_id === bestId) return;
+    bestId = run.best_checkpoint_id;
+    const checkpoints = bestId == null ? [] : await getJson(`/api/runs/${runId}/checkpoints`);
+    const best = checkpoints.find((c) => c.id === bestId);
+    bestStep = best ? best.step : null;
+    charts.dataset.bestStep = bestStep == null ? "" : String(bestStep);
+    drawMarkers();
   }
   async function firstLoad() {
     const points = await getJson(`/api/runs/${runId}/metrics?max_points=${FIRST_LOAD_POINTS}`);
     allCharts.forEach((c) => c.setPoints(points));
     if (points.length) lastStep = points[points.length - 1].step;
     await refreshEvents();
+    await refreshBest(await getJson(`/api/runs/${runId}`));
     charts.dataset.points = String(points.length);
   }
 
@@ -61,13 +76,14 @@
     try {
       const run = await getJson(`/api/runs/${runId}`);
       status = run.status;
+      await refreshBest(run);
       const points = await getJson(`/api/runs/${runId}/metrics?after_step=${lastStep}&limit=5000`);
       if (points.length) {
         allCharts.forEach((c) => c.append(points));
         lastStep = points[points.length - 1].step;
         charts.dataset.points = String(Number(charts.dataset.points || 0) + points.length);
-        await refreshEvents();
       }
+      if (points.length || !ACTIVE.includes(status)) await refreshEvents();  // the end may log a last one
     } catch (err) {
       console.warn("metrics poll failed", err);
     }

@@ -188,8 +188,12 @@ def test_diverse_samples_from_the_data_distribution_stay_quiet(real: torch.Tenso
     assert events == []
 
 
+# These judge collapsed samples from the very first epoch, so the warm-up for untrained generators is off.
+NO_WARMUP = DetectorSettings(collapse_warmup_steps=0)
+
+
 def test_same_image_plus_noise_is_mode_collapse_then_escalates_and_clears(real: torch.Tensor) -> None:
-    suite = MonitorSuite()
+    suite = MonitorSuite(NO_WARMUP)
     bad = collapsed(real[3], 64, seed=1)
     events = [e for epoch in range(3) for e in suite.observe_epoch(100 * epoch, epoch, bad, real)]
     events += suite.observe_epoch(300, 3, make_sprites(64, 20), real)
@@ -210,10 +214,21 @@ def test_same_image_plus_noise_is_mode_collapse_then_escalates_and_clears(real: 
 
 def test_few_modes_are_caught_as_near_duplicates(real: torch.Tensor) -> None:
     four_modes = torch.cat([collapsed(real[i], 16, seed=i, noise=0.02) for i in range(4)])
-    events = MonitorSuite().observe_epoch(10, 0, four_modes, real)
+    events = MonitorSuite(NO_WARMUP).observe_epoch(10, 0, four_modes, real)
     assert summary(events) == [("mode_collapse", "warning", "started")]
     assert events[0].evidence["rules"] == ["near_duplicates"]
     assert events[0].evidence["pixel_ratio"] > 0.25  # the overall spread alone would have missed it
+
+
+def test_an_untrained_generator_is_not_collapsed_until_the_warm_up_ends(real: torch.Tensor) -> None:
+    blob = collapsed(real[0], 64, seed=4)  # what every DCGAN draws in its first iterations
+    suite = MonitorSuite(DetectorSettings(collapse_warmup_steps=100))
+    assert suite.observe_epoch(5, 1, blob, real) == [] and suite.observe_epoch(95, 19, blob, real) == []
+    assert summary(suite.observe_epoch(100, 20, blob, real)) == [("mode_collapse", "warning", "started")]
+    # Samples that were diverse once and then collapse count at once, warm-up or not.
+    suite = MonitorSuite(DetectorSettings(collapse_warmup_steps=100))
+    assert suite.observe_epoch(5, 1, make_sprites(64, 40), real) == []
+    assert summary(suite.observe_epoch(10, 2, blob, real)) == [("mode_collapse", "warning", "started")]
 
 
 def test_discriminator_features_replace_random_ones(real: torch.Tensor) -> None:
@@ -342,23 +357,23 @@ def test_state_round_trip_through_a_weights_only_checkpoint(real: torch.Tensor) 
     script += rows[170:] + [(300, 21, bad)]
     cut = 150  # mid-window, mid-episode for both the saturation and the collapse detector
 
-    uninterrupted = run_script(MonitorSuite(), script, real)
+    uninterrupted = run_script(MonitorSuite(NO_WARMUP), script, real)
 
-    first = MonitorSuite()
+    first = MonitorSuite(NO_WARMUP)
     before = run_script(first, script[:cut], real)
     state = first.state_dict()
     json.dumps(state)  # plain Python values only
     buffer = io.BytesIO()
     torch.save({"monitor": state}, buffer)
     buffer.seek(0)
-    resumed = MonitorSuite()
+    resumed = MonitorSuite(NO_WARMUP)
     resumed.load_state_dict(torch.load(buffer, weights_only=True)["monitor"])
     after = run_script(resumed, script[cut:], real)
 
     assert before + after == uninterrupted
     assert ("d_saturation", "error", "sustained") in summary(after)
     assert ("mode_collapse", "error", "sustained") in summary(after)
-    whole = MonitorSuite()
+    whole = MonitorSuite(NO_WARMUP)
     run_script(whole, script, real)
     assert resumed.state_dict() == whole.state_dict()
 

@@ -87,9 +87,10 @@ def test_to_dict_holds_plain_floats(healthy_quality: EpochQuality) -> None:
     d = healthy_quality.to_dict()
     assert set(d) == {
         "diversity_pixel", "diversity_feature", "duplicate_fraction", "nn_pixel_mean", "nn_pixel_min",
-        "nn_feature_mean", "nn_feature_min", "precision", "recall", "fid", "kid",
+        "nn_feature_mean", "nn_feature_min", "precision", "recall", "fid", "kid", "coverage",
     }  # fmt: skip
     assert all(type(v) is float for k, v in d.items() if k not in ("fid", "kid"))
+    assert 0.6 < d["coverage"] <= 1  # samples from the data distribution cover it
 
 
 def test_too_few_images_for_k_nearest_neighbours_is_refused(train: torch.Tensor) -> None:

@@ -1,0 +1,254 @@
+"""Which config trains better in the same time? Train each on the same images for one budget, then judge.
+
+The budget is --minutes of wall clock on a quiet machine. Each candidate's speed (img/s) is measured in this
+process with the candidates taking turns (or given with --speeds, measured beforehand with --measure-only on
+a quiet machine: under load small batches lose more speed than big ones), and a candidate then trains for
+minutes x 60 x speed images (whole steps). So faster configs get more steps, as they would in the same
+wall-clock time, and the result does not depend on what else the machine runs meanwhile. A finished run
+whose config and budget match is reused (its outcome.json), so candidates can be added later.
+
+Each run uses models.train with a JsonlSink, a RunDirStore and a MonitorHook (policy "warn") that logs the
+detectors' events (d_saturation, mode_collapse, ...). The final generator (EMA weights when on, and also
+the raw G) is judged with models.monitoring.epoch_quality on --samples samples against every real image,
+and its fixed-noise grid is written to --grids.
+
+A candidate is PRESET or PRESET,key=value,... (values read as JSON, else text), e.g.
+    .venv/bin/python bench/preset_duel.py --data /work/data/models-sanity/dw64.pt --measure-only \
+        seed-000-classic recommended "recommended,ngf=32,ndf=32"
+    nice -n 15 .venv/bin/python bench/preset_duel.py --data /work/data/models-sanity/dw64.pt --minutes 10 \
+        --speeds 118.4 162.7 318.7 seed-000-classic recommended "recommended,ngf=32,ndf=32"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+from models.config import TrainConfig
+from models.generate import generate, load_generator
+from models.monitoring import MonitorHook, epoch_quality
+from models.presets import apply_preset
+from models.session import build_session
+from models.sink import JsonlSink
+from models.steps import train_step
+from models.store import RunDirStore
+from models.train import Progress, train
+
+GRID_IMAGES = 32  # 4 rows of 8: enough to judge, small enough for docs/
+EVAL_SEED = 1_000_000  # samples for judging come from seeds no grid uses
+
+
+@dataclass
+class Candidate:
+    label: str
+    config: TrainConfig
+    speed: float = 0.0  # images/s, measured
+    steps: int = 0  # the budget in optimisation steps
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("candidates", nargs="+", help="PRESET or PRESET,key=value,...")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="a prepared uint8 N x 3 x H x W tensor (.pt)"
+    )
+    parser.add_argument("--minutes", type=float, default=10, help="quiet-machine wall-clock budget per run")
+    parser.add_argument("--out", type=Path, default=Path("/work/data/duel"), help="run directories go here")
+    parser.add_argument("--grids", type=Path, default=Path("docs"), help="final fixed-noise grids go here")
+    parser.add_argument("--samples", type=int, default=512, help="samples judged against the real images")
+    parser.add_argument("--speed-seconds", type=float, default=30, help="timed seconds per speed measurement")
+    parser.add_argument(
+        "--reference-speed",
+        type=float,
+        help="img/s of the first candidate on a quiet machine (e.g. from bench/preset_speed.py)",
+    )
+    parser.add_argument(
+        "--speeds",
+        type=float,
+        nargs="+",
+        help="img/s of each candidate measured beforehand on a quiet machine (skips measuring)",
+    )
+    parser.add_argument(
+        "--measure-only", action="store_true", help="print the speeds and budgets, train nothing"
+    )
+    parser.add_argument("--threads", type=int, default=2)
+    return parser.parse_args()
+
+
+def parse_candidate(spec: str) -> Candidate:
+    name, *pairs = spec.split(",")
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        try:
+            overrides[key] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key] = text
+    # Cadence only: a checkpoint per 10 epochs and a grid per 5 keep the disk use small.
+    cadence = {"checkpoint_every_epochs": 10, "grid_every_epochs": 5, "epochs": 100_000}
+    return Candidate(spec, apply_preset(name, {**overrides, **cadence}))
+
+
+def measure_speeds(candidates: list[Candidate], seconds: float, rounds: int = 3) -> None:
+    """images/s of each candidate's training step, the candidates taking turns so load hits all alike."""
+    sessions = []
+    for c in candidates:
+        s = build_session(c.config, torch.device("cpu"), iters_per_epoch=1000)
+        shape = (c.config.batch_size, 3, c.config.height, c.config.width)
+        real = s.to_images(torch.randint(0, 256, shape, dtype=torch.uint8))
+        train_step(s, real, collect_grads=False)  # warm-up
+        sessions.append((s, real))
+    totals = [[0, 0.0] for _ in candidates]
+    for _ in range(rounds):
+        for total, (s, real) in zip(totals, sessions, strict=True):
+            started = time.perf_counter()
+            while time.perf_counter() - started < seconds / rounds:
+                train_step(s, real, collect_grads=False)
+                total[0] += real.size(0)
+            total[1] += time.perf_counter() - started
+    for c, (images, secs) in zip(candidates, totals, strict=True):
+        c.speed = images / secs
+
+
+def run(c: Candidate, data: torch.Tensor, run_dir: Path) -> dict[str, Any]:
+    """Train until the step budget is spent; returns the wall time and the MonitorHook events."""
+    sink = JsonlSink(run_dir / "metrics.jsonl")
+    store = RunDirStore(run_dir)
+    store.save_config(c.config.model_dump(mode="json"))
+    hook = MonitorHook(sink, objective=c.config.loss, policy="warn")
+    step = [0]
+
+    def track(progress: Progress) -> None:
+        step[0] = progress.step
+
+    started, cpu = time.perf_counter(), time.process_time()
+    result = train(
+        c.config,
+        data,
+        sink,
+        store,
+        should_abort=lambda: step[0] >= c.steps,
+        on_progress=track,
+        hooks=[hook],
+        resume=False,
+    )
+    return {
+        "checkpoint": str(result.checkpoint.path),
+        "steps": result.step,
+        "epochs": result.step / (len(data) // c.config.batch_size),
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": time.process_time() - cpu,
+        "events": [(e.step, e.kind, e.severity) for e in hook.events],
+        "last_quality": hook.last_quality,
+    }
+
+
+def judge(checkpoint: Path, data: torch.Tensor, n: int, *, use_ema: bool = True) -> dict[str, Any]:
+    """epoch_quality of n samples from the final generator against every real image, both in [-1, 1]."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    G = load_generator(state, use_ema=use_ema)
+    fake = generate(G, n, EVAL_SEED) * 2 - 1
+    real = data.float() / 127.5 - 1
+    quality = epoch_quality(fake, real)
+    return {"score": quality.score, **quality.to_dict()}
+
+
+def last_rows(run_dir: Path, n: int = 100) -> dict[str, float]:
+    """Mean losses and D outputs over the run's last n iterations."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["type"] == "iteration"][-n:]
+    keys = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
+    return {k: sum(r[k] for r in rows) / len(rows) for k in keys}
+
+
+def save_grid(checkpoint: Path, path: Path) -> None:
+    """The first GRID_IMAGES of the run's fixed noise through the final generator, as a small palette PNG."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    G = load_generator(state)
+    with torch.no_grad():
+        images = G(state["fixed_noise"][:GRID_IMAGES]).add(1).div(2).clamp(0, 1)
+    grid = make_grid(images, nrow=8, padding=2)
+    pixels = grid.mul(255).round().byte().permute(1, 2, 0).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).quantize(colors=256).save(path, optimize=True)
+
+
+def slug(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+
+
+def set_budgets(candidates: list[Candidate], minutes: float, reference_speed: float | None) -> None:
+    """Steps per candidate. With reference_speed (the first candidate's img/s on a quiet machine), the others'
+    speeds are scaled by their measured ratio to it, so the budget does not depend on today's load."""
+    scale = 1.0 if reference_speed is None else reference_speed / candidates[0].speed
+    for c in candidates:
+        c.speed *= scale
+        c.steps = max(1, math.floor(minutes * 60 * c.speed / c.config.batch_size))
+        print(f"{c.label}: {c.speed:.1f} img/s -> {c.steps} steps of batch {c.config.batch_size}", flush=True)
+
+
+def run_and_judge(c: Candidate, data: torch.Tensor, args: argparse.Namespace) -> dict[str, Any]:
+    """The candidate's outcome, reused from an earlier invocation when its config and budget match."""
+    run_dir = args.out / slug(c.label)
+    saved = run_dir / "outcome.json"
+    if saved.is_file():
+        outcome = json.loads(saved.read_text())
+        if outcome["config"] == c.config.model_dump(mode="json") and outcome["steps"] == c.steps:
+            print(f"{c.label}: reusing {saved}", flush=True)
+            return outcome
+    outcome = run(c, data, run_dir)
+    outcome["config"] = c.config.model_dump(mode="json")
+    outcome["speed"] = c.speed
+    outcome["final"] = judge(Path(outcome["checkpoint"]), data, args.samples)
+    if c.config.ema_decay is not None:  # how much the moving average helps at this budget
+        outcome["final_raw_g"] = judge(Path(outcome["checkpoint"]), data, args.samples, use_ema=False)
+    outcome["last_100_rows"] = last_rows(run_dir)
+    save_grid(Path(outcome["checkpoint"]), args.grids / f"grid-{slug(c.label)}.png")
+    saved.write_text(json.dumps(outcome, indent=1, default=str))
+    print(json.dumps({c.label: {k: v for k, v in outcome.items() if k != "config"}}, default=str), flush=True)
+    return outcome
+
+
+def print_table(results: dict[str, dict[str, Any]]) -> None:
+    print(f"{'candidate':<44} {'steps':>6} {'score':>6} {'prec':>5} {'rec':>5} {'div':>5} {'nn':>5} events")
+    for label, r in results.items():
+        f = r["final"]
+        kinds = sorted({f"{kind}:{sev}" for _, kind, sev in r["events"]})
+        print(
+            f"{label:<44} {r['steps']:>6} {f['score']:6.3f} {f['precision']:5.2f} {f['recall']:5.2f} "
+            f"{f['diversity_feature']:5.2f} {f['nn_pixel_mean']:5.2f} {', '.join(kinds) or '-'}"
+        )
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    data = torch.load(args.data, map_location="cpu", weights_only=True)
+    data = data["images"] if isinstance(data, dict) else data
+    candidates = [parse_candidate(spec) for spec in args.candidates]
+    print(f"{len(data)} images {tuple(data.shape[1:])}; load average {os.getloadavg()}", flush=True)
+    if args.speeds:
+        for c, speed in zip(candidates, args.speeds, strict=True):
+            c.speed = speed
+    else:
+        measure_speeds(candidates, args.speed_seconds)
+    set_budgets(candidates, args.minutes, args.reference_speed)
+    if args.measure_only:
+        return
+    results = {c.label: run_and_judge(c, data, args) for c in candidates}
+    (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The detectors as a training-loop hook: watch every row and every epoch, measure quality, act on failures.
+
+Policies: "warn" only logs events; "stop" ends the run at the first error-level failure (a saturation,
+overpowering or collapse episode that persisted, or a divergence); "rollback" goes back to the best checkpoint
+taken before the failure began with both learning rates lowered, and stops once `max_rollbacks` did not help.
+The hook's state (detector windows and episodes, known checkpoints and their quality, rollbacks spent) rides
+in every checkpoint, so a resumed run carries on exactly where it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from models.hooks import EpochContext, HookAction
+from models.monitoring.episode import json_number
+from models.monitoring.fid import fid_kid
+from models.monitoring.quality import EpochQuality, epoch_quality
+from models.monitoring.selection import DISQUALIFYING_KINDS, choose_best_epoch
+from models.monitoring.settings import DetectorSettings
+from models.monitoring.suite import MonitorSuite
+from models.sink import IterationMetrics, MetricSink, TrainEvent
+from models.store import CheckpointInfo
+
+Policy = Literal["warn", "stop", "rollback"]
+POLICIES: tuple[str, ...] = ("warn", "stop", "rollback")
+STREAM_KINDS = frozenset({"d_saturation", "g_overpowers_d"})  # judged on a window of past rows
+STATE_VERSION = 1
+HINTS = {
+    "d_saturation": "try a lower lr_d, real_label 0.9, DiffAugment or spectral_norm",
+    "g_overpowers_d": "try a higher lr_d or d_steps 2",
+    "mode_collapse": "try DiffAugment, feature_matching_weight 1 or a lower lr_g",
+    "divergence": "try lower learning rates, grad_clip or a gradient penalty",
+}
+
+QualityListener = Callable[[CheckpointInfo, dict[str, Any]], None]
+
+
+@dataclass
+class RatedCheckpoint:
+    """A checkpoint of this run as the hook knows it, with its epoch's quality numbers when measured."""
+
+    epoch: int
+    step: int
+    path: str
+    quality: dict[str, Any] | None = None
+
+    @property
+    def info(self) -> CheckpointInfo:
+        return CheckpointInfo(epoch=self.epoch, step=self.step, path=Path(self.path))
+
+
+def quality_from_dict(values: dict[str, Any]) -> EpochQuality:
+    """Rebuild an EpochQuality from its stored dict (non-finite numbers are stored as strings)."""
+    return EpochQuality(
+        **{
+            name: None if values.get(name) is None else float(values[name])
+            for name in EpochQuality.__dataclass_fields__
+        }
+    )
+
+
+class MonitorHook:
+    """A TrainHook running the MonitorSuite, logging its events to `sink` and acting under `policy`.
+
+    `on_quality(info, numbers)` is called once a checkpoint has its epoch's quality numbers (the worker
+    stores them with the checkpoint); FID/KID are measured only when `inception_weights` is a local file.
+    """
+
+    def __init__(
+        self,
+        sink: MetricSink,
+        settings: DetectorSettings | None = None,
+        *,
+        objective: str = "bce",
+        policy: str = "warn",
+        max_rollbacks: int = 2,
+        lr_factor: float = 0.5,
+        quality_every: int = 1,
+        inception_weights: Path | None = None,
+        on_quality: QualityListener | None = None,
+    ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        if max_rollbacks < 0 or quality_every < 1 or not 0 < lr_factor <= 1:
+            raise ValueError("max_rollbacks must be >= 0, quality_every >= 1 and lr_factor in (0, 1]")
+        self.sink = sink
+        self.settings = settings or DetectorSettings()
+        self.suite = MonitorSuite(self.settings, objective=objective)
+        self.policy = policy
+        self.max_rollbacks, self.lr_factor, self.quality_every = max_rollbacks, lr_factor, quality_every
+        self.inception_weights = inception_weights
+        self.on_quality = on_quality
+        self.events: list[TrainEvent] = []  # failure events so far (they decide which checkpoints count)
+        self.checkpoints: list[RatedCheckpoint] = []
+        self.pending: dict[str, Any] | None = None  # this epoch's quality, until its checkpoint is saved
+        self.rollbacks = 0
+        self.trigger: TrainEvent | None = None  # the first error-level failure since the last epoch end
+
+    # TrainHook
+
+    def on_iteration(self, row: IterationMetrics) -> None:
+        self._emit(self.suite.observe_iteration(row))
+
+    def on_epoch_end(self, ctx: EpochContext) -> HookAction | None:
+        feats_fake, feats_real = ctx.d_features(ctx.samples), ctx.d_features(ctx.real)
+        logits_train = logits_holdout = None
+        if ctx.holdout is not None and ctx.d_logits is not None:
+            logits_train, logits_holdout = ctx.d_logits(ctx.real), ctx.d_logits(ctx.holdout)
+        events = self.suite.observe_epoch(
+            ctx.step, ctx.epoch, ctx.samples, ctx.real, feats_fake, feats_real, logits_train, logits_holdout
+        )
+        self._emit(events)
+        if ctx.epoch % self.quality_every == 0 or ctx.epoch == ctx.epochs:
+            self.pending = {"step": ctx.step, "quality": self._quality(ctx)}
+        return self._act()
+
+    def on_checkpoint(self, info: CheckpointInfo) -> None:
+        """`info` holds the run's state now: later checkpoints belong to an abandoned branch."""
+        self.checkpoints = [c for c in self.checkpoints if c.step < info.step]
+        quality = self.pending["quality"] if self.pending and self.pending["step"] == info.step else None
+        self.checkpoints.append(RatedCheckpoint(info.epoch, info.step, str(info.path), quality))
+        if quality is not None and self.on_quality is not None:
+            self.on_quality(info, quality)
+
+    # what the hook found
+
+    @property
+    def last_quality(self) -> dict[str, Any] | None:
+        return self.pending["quality"] if self.pending else None
+
+    def best_checkpoint(self) -> CheckpointInfo | None:
+        """The best-scoring checkpoint taken outside every failure episode (see choose_best_epoch)."""
+        return self._best_of(self.checkpoints)
+
+    # state (kept in checkpoints by the loop)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "suite": self.suite.state_dict(),
+            "events": [asdict(e) for e in self.events],
+            "checkpoints": [asdict(c) for c in self.checkpoints],
+            "pending": self.pending,
+            "rollbacks": self.rollbacks,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"monitor hook state version {state.get('version')!r} is not {STATE_VERSION}")
+        self.suite.load_state_dict(state["suite"])
+        self.events = [TrainEvent(**e) for e in state["events"]]
+        self.checkpoints = [RatedCheckpoint(**c) for c in state["checkpoints"]]
+        self.pending = state["pending"]
+        # Going back to a checkpoint never refunds rollbacks already spent: that would allow endless retries.
+        self.rollbacks = max(self.rollbacks, int(state["rollbacks"]))
+        self.trigger = None
+
+    # internals
+
+    def _emit(self, events: list[TrainEvent]) -> None:
+        for event in events:
+            self.sink.log_event(event)
+            if event.kind not in DISQUALIFYING_KINDS:
+                continue
+            self.events.append(event)
+            if event.severity == "error" and self.trigger is None:
+                self.trigger = event
+
+    def _quality(self, ctx: EpochContext) -> dict[str, Any]:
+        s = self.settings
+        scores, note = fid_kid(ctx.samples, ctx.real, self.inception_weights)
+        quality = epoch_quality(
+            ctx.samples,
+            ctx.real,
+            px=s.downsample_px,
+            seed=s.feature_seed,
+            duplicate_distance=s.duplicate_distance,
+            fid_kid=scores,
+        )
+        values = quality.to_dict()
+        # The ranking numbers first: short listings (the checkpoint picker) show the first ones.
+        ordered = {"score": quality.score, "fid": values.pop("fid"), "kid": values.pop("kid"), **values}
+        numbers: dict[str, Any] = {k: None if v is None else json_number(v) for k, v in ordered.items()}
+        numbers["epoch"] = ctx.epoch
+        if note:
+            numbers["fid_note"] = note
+        return numbers
+
+    def _act(self) -> HookAction | None:
+        trigger, self.trigger = self.trigger, None
+        if trigger is None or self.policy == "warn":
+            return None
+        evidence = {"trigger": asdict(trigger), "policy": self.policy}
+        hint = HINTS.get(trigger.kind, "")
+        if self.policy == "stop":
+            return HookAction("stop", f"{trigger.message} (policy 'stop'); {hint}", evidence=evidence)
+        if self.rollbacks >= self.max_rollbacks:
+            reason = (
+                f"{trigger.message}; still failing after {self.rollbacks} rollback(s) with the learning "
+                f"rates multiplied by {self.lr_factor:g} each time (policy 'rollback', max_rollbacks "
+                f"{self.max_rollbacks}); {hint}"
+            )
+            return HookAction("stop", reason, evidence=evidence)
+        target = self._rollback_target(trigger)
+        if target is None:
+            reason = f"{trigger.message}; no checkpoint before it to roll back to (policy 'rollback'); {hint}"
+            return HookAction("stop", reason, evidence=evidence)
+        self.rollbacks += 1
+        reason = (
+            f"{trigger.message}; monitor rollback {self.rollbacks} of {self.max_rollbacks} to the best "
+            f"checkpoint before it (epoch {target.epoch}, step {target.step})"
+        )
+        evidence |= {"target_step": target.step, "target_epoch": target.epoch, "rollback": self.rollbacks}
+        return HookAction("rollback", reason, lr_factor=self.lr_factor, checkpoint=target, evidence=evidence)
+
+    def _rollback_target(self, trigger: TrainEvent) -> CheckpointInfo | None:
+        """The best checkpoint taken before the failure began; else the earliest one before the event."""
+        began = int(trigger.evidence.get("episode_start") or trigger.step)
+        # A rolling-window detector fires up to a window after the rows that caused it.
+        cutoff = began - (self.settings.window if trigger.kind in STREAM_KINDS else 1)
+        before = [c for c in self.checkpoints if c.step <= cutoff]
+        if before:
+            return self._best_of(before) or before[-1].info
+        earlier = [c for c in self.checkpoints if c.step < trigger.step]
+        return earlier[0].info if earlier else None
+
+    def _best_of(self, candidates: list[RatedCheckpoint]) -> CheckpointInfo | None:
+        rated = [(c.epoch, c.step, quality_from_dict(c.quality)) for c in candidates if c.quality]
+        step = choose_best_epoch(rated, self.events) if rated else None
+        return next((c.info for c in candidates if c.step == step), None)
