@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from app.auth import is_authorised
+from app.auth import csrf_token, is_authorised
 from app.errors import AppError
 from app.run_timing import format_duration
 
@@ -37,7 +37,15 @@ def auth_state(request: Request) -> str:
     return "in" if is_authorised(settings, request) else "out"
 
 
+def page_csrf_token(request: Request) -> str:
+    """The CSRF token for this page's writes; empty for a logged-out browser, so pages never leak it."""
+    if auth_state(request) == "out":
+        return ""
+    return csrf_token(request.app.state.settings)
+
+
 templates.env.globals["auth_state"] = auth_state
+templates.env.globals["csrf_token"] = page_csrf_token
 
 
 def is_htmx(request: Request) -> bool:

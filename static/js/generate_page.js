@@ -7,6 +7,8 @@
   const result = document.getElementById("result");
   const meta = document.getElementById("result-meta");
   const downloadPng = document.getElementById("download-png");
+  // A logged-in browser's writes carry the page's CSRF token (see app/auth.py).
+  const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
   function requestBody(format) {
     const data = new FormData(form);
@@ -23,7 +25,9 @@
 
   async function post(url, body) {
     const response = await fetch(url, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken },
+      body: JSON.stringify(body),
     });
     if (!response.ok) {
       let message = `${response.status} ${response.statusText}`;

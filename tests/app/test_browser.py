@@ -20,6 +20,7 @@ pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
+LOCKED_TOKEN = "browser-test-token"
 TINY_FORM = {
     "arch": "dcgan", "image_size": "16", "nz": "8", "ngf": "4", "ndf": "4", "batch_size": "4",
     "epochs": "3000", "device": "cpu", "grad_stats_every": "5", "log_every": "100",
@@ -40,6 +41,14 @@ def shapes_zip(path: Path, n: int = 24) -> Path:
             image.save(buffer, format="PNG")
             archive.writestr(f"shape-{i:02d}.png", buffer.getvalue())
     return path
+
+
+def fill_tiny_form(page) -> None:
+    page.evaluate(
+        """(values) => { for (const [name, value] of Object.entries(values)) {
+               document.querySelector(`#run-form [name="${name}"]`).value = value; } }""",
+        TINY_FORM,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +86,7 @@ def test_upload_train_watch_cancel_and_generate(server: str, browser, tmp_path: 
     # Start a run with a tiny config through the form.
     page.click("#upload-ok >> text=Train on it")
     page.wait_for_selector("#run-form")
-    page.evaluate(
-        """(values) => { for (const [name, value] of Object.entries(values)) {
-               document.querySelector(`#run-form [name="${name}"]`).value = value; } }""",
-        TINY_FORM,
-    )
+    fill_tiny_form(page)
     page.fill("#f-name", "browser run")
     page.click("#start-run")
     page.wait_for_url(re.compile(r"/runs/\d+$"))
@@ -185,5 +190,56 @@ def test_dashboard_tools_compare_clone_and_delete(server: str, browser, tmp_path
     page.click("#delete-run")
     page.wait_for_url(f"{server}/")
     assert httpx.get(f"{server}/api/runs/{second}").status_code == 404
+    assert errors == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def locked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with live_stack(tmp_path_factory.mktemp("locked"), env={"POKEGAN_API_TOKEN": LOCKED_TOKEN}) as stack:
+        yield stack.base_url
+
+
+def test_logged_in_browser_writes_carry_the_csrf_token(locked_server: str, browser, tmp_path: Path) -> None:
+    server = locked_server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(f"{server}/login?next=/datasets")
+    page.fill("#token", LOCKED_TOKEN)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"{server}/datasets")
+
+    # htmx writes (multipart upload, form post) carry the header from <body hx-headers>.
+    page.fill("#dataset-name", "locked shapes")
+    page.set_input_files("#dataset-file", str(shapes_zip(tmp_path / "shapes.zip")))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#upload-ok", timeout=90_000)  # slow while the workers start on a busy machine
+    page.click("#upload-ok >> text=Train on it")
+    page.wait_for_selector("#run-form")
+    fill_tiny_form(page)
+    page.fill("#f-epochs", "1")
+    page.fill("#f-name", "locked run")
+    page.click("#start-run")
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    run_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_selector("#run-status-pill:text('completed')", timeout=90_000)
+
+    # The generate page's fetch() sends the token from <meta name="csrf-token">.
+    page.goto(f"{server}/generate?run_id={run_id}")
+    page.fill("#g-n", "4")
+    page.click("#generate-btn")
+    page.wait_for_function("document.querySelector('#generated-grid')?.naturalWidth > 0")
+
+    # A script without the token gets 403 and changes nothing; the page's hx-delete button works.
+    status = page.evaluate(f"fetch('/api/runs/{run_id}', {{method: 'DELETE'}}).then((r) => r.status)")
+    assert status == 403
+    assert httpx.get(f"{server}/api/runs/{run_id}").status_code == 200
+    page.goto(f"{server}/runs/{run_id}")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-run")
+    page.wait_for_url(f"{server}/")
+    assert httpx.get(f"{server}/api/runs/{run_id}").status_code == 404
     assert errors == []
     page.close()
