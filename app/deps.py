@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db.session import session_scope
 from app.generation import GenerationSlots, GeneratorCache
+from app.metrics_cache import MetricsCache
 from app.settings import Settings
 
 
@@ -30,7 +31,12 @@ def get_generation_slots(request: Request) -> GenerationSlots:
     return request.app.state.generation_slots
 
 
+def get_metrics_cache(request: Request) -> MetricsCache:
+    return request.app.state.metrics_cache
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 GeneratorCacheDep = Annotated[GeneratorCache, Depends(get_generator_cache)]
 GenerationSlotsDep = Annotated[GenerationSlots, Depends(get_generation_slots)]
+MetricsCacheDep = Annotated[MetricsCache, Depends(get_metrics_cache)]

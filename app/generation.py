@@ -1,15 +1,25 @@
 """Generators kept loaded between /generate calls (an LRU keyed by checkpoint) and a cap on concurrent calls.
 
-Inference is CPU/GPU bound, so routes run it in a worker thread; the slots make extra callers get a 429
-instead of queueing behind each other until their HTTP clients time out.
+Inference is CPU/GPU bound, so routes run it on the slots' own threads; the slots make extra callers get a
+429 instead of queueing behind each other until their HTTP clients time out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Priority = Literal["idle", "low", "normal"]
 
 
 class GeneratorCache:
@@ -51,14 +61,48 @@ class GeneratorCache:
 
 
 class GenerationSlots:
-    """At most `limit` generations at once; `try_acquire` never waits."""
+    """At most `limit` generations at once (`try_acquire` never waits), run on `limit` threads of their own
+    at the CPU `priority` given.
 
-    def __init__(self, limit: int) -> None:
+    On a small machine the worker trains beside the web app. At "idle" priority generation only takes the
+    CPU time training leaves, instead of half of it (training's OpenMP threads wait for each other, so every
+    time slice lost to another thread stalls them all); on an otherwise idle machine it runs at full speed.
+    """
+
+    def __init__(self, limit: int, *, priority: Priority = "normal") -> None:
         self.limit = limit
         self._semaphore = threading.BoundedSemaphore(limit)
+        self._threads = ThreadPoolExecutor(
+            limit,
+            thread_name_prefix="pokegan-generate",
+            initializer=set_thread_priority,
+            initargs=(priority,),
+        )
 
     def try_acquire(self) -> bool:
         return self._semaphore.acquire(blocking=False)
 
     def release(self) -> None:
         self._semaphore.release()
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run `work` on a generation thread; hold a slot while it runs."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
+
+
+def set_thread_priority(priority: Priority) -> None:
+    """Lower the calling thread's CPU priority: "idle" = SCHED_IDLE, "low" = nice 19. Threads it starts later
+    (torch's OpenMP team) inherit it. Linux only: there both are per thread, elsewhere they reach the whole
+    process. A refusal leaves the thread as it was: generation still works, only at normal priority."""
+    if priority == "normal" or sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        if priority == "idle":
+            os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+        else:
+            os.setpriority(os.PRIO_PROCESS, thread, 19)
+    except OSError as exc:
+        log.warning(
+            "could not give /generate %s CPU priority (%s); it runs at normal priority", priority, exc
+        )

@@ -16,6 +16,7 @@ from app.db.migrate import upgrade_to_head
 from app.db.session import make_engine, make_sessionmaker
 from app.errors import AppError, InvalidInputError
 from app.generation import GenerationSlots, GeneratorCache
+from app.metrics_cache import MetricsCache
 from app.routes import (
     api_datasets,
     api_runs,
@@ -56,7 +57,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.generators = GeneratorCache(settings.generator_cache_size)
-    app.state.generation_slots = GenerationSlots(settings.generate_concurrency)
+    app.state.generation_slots = GenerationSlots(
+        settings.generate_concurrency, priority=settings.generate_priority
+    )
+    app.state.metrics_cache = MetricsCache(
+        max_runs=settings.metrics_cache_runs, max_bytes=settings.metrics_cache_mb * 1024 * 1024
+    )
     app.add_exception_handler(AppError, _app_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.middleware("http")(upload_size_guard(settings))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,7 +27,14 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(512, ge=1)
     generate_max_n: int = Field(256, ge=1)
     generate_concurrency: int = Field(2, ge=1, description="Concurrent /generate calls before 429")
+    generate_priority: Literal["idle", "low", "normal"] = Field(
+        "idle",
+        description="CPU priority of /generate (Linux): idle = only the CPU time training and the web app "
+        "leave (training beside it keeps its speed), low = nice 19, normal = as the web app",
+    )
     generator_cache_size: int = Field(4, ge=1, description="Generators kept loaded (LRU by checkpoint)")
+    metrics_cache_runs: int = Field(8, ge=0, description="Runs whose metric rows the web app keeps in memory")
+    metrics_cache_mb: int = Field(64, ge=0, description="Memory for those runs' metric rows (8 rows = 512 B)")
     device: str = Field("auto", description="auto, cpu or cuda: where the worker trains")
     worker_queue: str = Field("train", description="Celery queue this worker consumes (one per GPU)")
     heartbeat_interval_s: float = Field(5.0, gt=0)

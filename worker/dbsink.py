@@ -2,6 +2,8 @@
 
 A batch is one transaction: delete any rows it replaces, then one bulk insert per table. Replacing rather than
 appending makes a redelivered or resumed task idempotent: a (run, step) metric row is never duplicated.
+Whenever that deletes metric rows, the same transaction bumps runs.metrics_generation, so a reader that cached
+the rows (app/metrics_cache.py) knows they were rewritten rather than appended to.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import delete, insert, tuple_
+from sqlalchemy import ColumnElement, delete, insert, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.session import session_scope
-from app.db.tables import Event, GradStat, Metric
+from app.db.tables import Event, GradStat, Metric, Run
 from models.sink import GradStat as GradRow
 from models.sink import IterationMetrics, TrainEvent
 
@@ -134,14 +136,23 @@ class DbSink:
 
 
 def _delete_after(session: Session, run_id: int, step: int) -> None:
-    for table in (Metric, GradStat, Event):
+    _delete_metrics(session, run_id, Metric.step > step)
+    for table in (GradStat, Event):
         session.execute(delete(table).where(table.run_id == run_id, table.step > step))
+
+
+def _delete_metrics(session: Session, run_id: int, which: ColumnElement[bool]) -> None:
+    """Delete some of the run's metric rows; if any went, bump metrics_generation in the same transaction."""
+    deleted = session.execute(delete(Metric).where(Metric.run_id == run_id, which)).rowcount
+    if deleted:
+        generation = Run.metrics_generation + 1
+        session.execute(update(Run).where(Run.id == run_id).values(metrics_generation=generation))
 
 
 def _write_batch(session: Session, run_id: int, batch: _Batch) -> None:
     if batch.iterations:
         by_step = {row.step: row for row in batch.iterations}  # the last row logged for a step wins
-        session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.step.in_(by_step)))
+        _delete_metrics(session, run_id, Metric.step.in_(by_step))
         session.execute(insert(Metric), [{"run_id": run_id, **asdict(r)} for r in by_step.values()])
     if batch.grads:
         by_key = {(r.step, r.net, r.layer): r for r in batch.grads}

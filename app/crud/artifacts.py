@@ -65,7 +65,7 @@ def latest_grid_epochs(session: Session, *, run_ids: list[int]) -> dict[int, int
     rows = session.execute(
         select(Grid.run_id, func.max(Grid.epoch)).where(Grid.run_id.in_(run_ids)).group_by(Grid.run_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def runs_with_checkpoints(session: Session) -> set[int]:

@@ -21,15 +21,22 @@ METRIC_COLUMNS = INT_COLUMNS + SERIES
 
 
 def metric_array(
-    session: Session, *, run_id: int, after_step: int = -1, limit: int | None = None
+    session: Session,
+    *,
+    run_id: int,
+    after_step: int = -1,
+    up_to_step: int | None = None,
+    limit: int | None = None,
 ) -> np.ndarray:
-    """Rows (step order) x METRIC_COLUMNS as float64; a NULL value becomes NaN."""
+    """Rows with after_step < step <= up_to_step, in step order, x METRIC_COLUMNS as float64 (NULL: NaN)."""
     table = Metric.__table__
     query = (
         select(*(table.c[name] for name in METRIC_COLUMNS))
         .where(table.c.run_id == run_id, table.c.step > after_step)
         .order_by(table.c.step)
     )
+    if up_to_step is not None:
+        query = query.where(table.c.step <= up_to_step)
     if limit is not None:
         query = query.limit(limit)
     # The DBAPI cursor's plain tuples: numpy converts them ~40x faster than SQLAlchemy Row objects.
@@ -49,6 +56,11 @@ def read_metrics(
 ) -> list[dict[str, Any]]:
     """Metric points with step > after_step, at most `limit` of them, then downsampled to max_points."""
     data = metric_array(session, run_id=run_id, after_step=after_step, limit=limit)
+    return downsampled_points(data, max_points=max_points)
+
+
+def downsampled_points(data: np.ndarray, *, max_points: int | None = None) -> list[dict[str, Any]]:
+    """The rows of a metric_array as points, min/max-downsampled to max_points when given."""
     if max_points is not None and len(data) > max_points:
         data = data[minmax_indices(data[:, len(INT_COLUMNS) :], max_points)]
     return points_as_dicts(data)
@@ -101,8 +113,16 @@ def latest_grad_stats(session: Session, *, run_id: int) -> tuple[int, list[GradS
     return step, list(rows)
 
 
-def recent_events(session: Session, *, run_id: int, limit: int = 30) -> list[Event]:
-    query = (
-        select(Event).where(Event.run_id == run_id).order_by(Event.step.desc(), Event.id.desc()).limit(limit)
+def event_counts(session: Session, *, run_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{run_id: {severity: number of events}} for the runs that have events (badges in the runs list)."""
+    if not run_ids:
+        return {}
+    rows = session.execute(
+        select(Event.run_id, Event.severity, func.count())
+        .where(Event.run_id.in_(run_ids))
+        .group_by(Event.run_id, Event.severity)
     )
-    return list(session.scalars(query))
+    counts: dict[int, dict[str, int]] = {}
+    for run_id, severity, count in rows:
+        counts.setdefault(run_id, {})[severity] = count
+    return counts

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -69,6 +70,9 @@ class Run(Base):
     init_from_checkpoint_id: Mapped[int | None] = mapped_column(Integer)
     best_checkpoint_id: Mapped[int | None] = mapped_column(Integer)
     celery_task_id: Mapped[str | None] = mapped_column(String(64))
+    # +1 in the same transaction as any deletion of this run's metric rows (worker/dbsink.py), so the web
+    # app's metric cache (app/metrics_cache.py) can tell appended rows from rewritten ones
+    metrics_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     worker: Mapped[str | None] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

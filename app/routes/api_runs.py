@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from app.crud import artifacts, metrics, runs
-from app.deps import GeneratorCacheDep, SessionDep, SettingsDep
+from app.deps import GeneratorCacheDep, MetricsCacheDep, SessionDep, SettingsDep
 from app.errors import NotFoundError
 from app.progress_gif import build_progress_gif
 from app.schemas.runs import (
@@ -51,6 +51,7 @@ def get_run(run_id: int, session: SessionDep) -> RunPublic:
 def get_metrics(
     run_id: int,
     session: SessionDep,
+    cache: MetricsCacheDep,
     after_step: Annotated[int, Query(description="Only steps greater than this")] = -1,
     limit: Annotated[int | None, Query(ge=1, le=1_000_000, description="At most this many rows")] = None,
     max_points: Annotated[
@@ -60,9 +61,12 @@ def get_metrics(
 ) -> Response:
     """Per-step metrics in step order. With max_points, each bucket keeps every series' min and max row."""
     runs.get_run(session, run_id=run_id)
-    points = metrics.read_metrics(
-        session, run_id=run_id, after_step=after_step, limit=limit, max_points=max_points
-    )
+    if after_step < 0 and limit is None:  # the whole run (a page opening): the cache reads only newer rows
+        points = metrics.downsampled_points(cache.metric_array(session, run_id=run_id), max_points=max_points)
+    else:
+        points = metrics.read_metrics(
+            session, run_id=run_id, after_step=after_step, limit=limit, max_points=max_points
+        )
     # Returned as a plain JSONResponse: validating 100k points through pydantic would cost seconds.
     return JSONResponse(points)
 
@@ -157,9 +161,14 @@ def resume_run(run_id: int, session: SessionDep, settings: SettingsDep) -> RunPu
 
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_run(
-    run_id: int, session: SessionDep, settings: SettingsDep, generators: GeneratorCacheDep
+    run_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    generators: GeneratorCacheDep,
+    metrics_cache: MetricsCacheDep,
 ) -> Response:
     """Delete a stopped run, its metrics, checkpoints and files."""
     removed = set(runs.delete_run(session, settings=settings, run_id=run_id))
     generators.discard(lambda key: key[0] in removed)
+    metrics_cache.discard(run_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from app import inference
 from app.crud.artifacts import choose_checkpoint
+from app.db.tables import Checkpoint
 from app.deps import GenerationSlotsDep, GeneratorCacheDep, SessionDep, SettingsDep
 from app.errors import BusyError, InvalidInputError
 from app.generation import GenerationSlots, GeneratorCache
@@ -39,7 +41,7 @@ async def generate(
         raise InvalidInputError(
             f"n must be at most {settings.generate_max_n} on this server", loc=("body", "n")
         )
-    checkpoint = choose_checkpoint(session, run_id=body.run_id, checkpoint_id=body.checkpoint_id)
+    checkpoint = await _checkpoint(session, body.run_id, body.checkpoint_id)
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
     loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
     images = await _run_limited(slots, lambda: inference.draw(loader(), n=body.n, seed=seed))
@@ -67,7 +69,7 @@ async def interpolate(
     slots: GenerationSlotsDep,
 ) -> Response:
     """A strip (PNG) or animation (GIF) walking from seed_a's latent to seed_b's along the sphere (slerp)."""
-    checkpoint = choose_checkpoint(session, run_id=body.run_id, checkpoint_id=body.checkpoint_id)
+    checkpoint = await _checkpoint(session, body.run_id, body.checkpoint_id)
     loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
     images = await _run_limited(
         slots,
@@ -86,6 +88,12 @@ async def interpolate(
     return Response(strip, media_type="image/png", headers=headers)
 
 
+async def _checkpoint(session: Session, run_id: int, checkpoint_id: int | None) -> Checkpoint:
+    """choose_checkpoint in a thread: under load, waiting for a pooled DB connection on the event loop would
+    stall every request, including those that would give a connection back, until the pool timeout."""
+    return await run_in_threadpool(choose_checkpoint, session, run_id=run_id, checkpoint_id=checkpoint_id)
+
+
 def _loader(cache: GeneratorCache, checkpoint_id: int, path: str, use_ema: bool) -> Callable[[], Any]:
     return lambda: cache.get(
         (checkpoint_id, use_ema), lambda: inference.load_generator_file(Path(path), use_ema=use_ema)
@@ -93,13 +101,13 @@ def _loader(cache: GeneratorCache, checkpoint_id: int, path: str, use_ema: bool)
 
 
 async def _run_limited(slots: GenerationSlots, work: Callable[[], T]) -> T:
-    """Run `work` in a thread if a generation slot is free; 429 with Retry-After when all are busy."""
+    """Run `work` on a generation thread if a slot is free; 429 with Retry-After when all are busy."""
     if not slots.try_acquire():
         raise BusyError(
             f"the server is already generating {slots.limit} batch(es); try again in a moment",
             headers={"Retry-After": "2"},
         )
     try:
-        return await run_in_threadpool(work)
+        return await slots.run(work)
     finally:
         slots.release()

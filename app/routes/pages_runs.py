@@ -15,7 +15,7 @@ from app import config_form
 from app.crud import artifacts, datasets, metrics, runs
 from app.crud.runs import ConfigError
 from app.db.tables import Run
-from app.deps import GeneratorCacheDep, SessionDep, SettingsDep
+from app.deps import GeneratorCacheDep, MetricsCacheDep, SessionDep, SettingsDep
 from app.errors import AppError, InvalidInputError
 from app.routes.html import EVENT_RUN_CHANGED, is_htmx, render
 from app.schemas.runs import RunCreate, RunPublic, run_public
@@ -271,7 +271,12 @@ def resume_from_page(
 
 @router.delete("/runs/{run_id}", response_class=HTMLResponse)
 def delete_from_page(
-    request: Request, run_id: int, session: SessionDep, settings: SettingsDep, generators: GeneratorCacheDep
+    request: Request,
+    run_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    generators: GeneratorCacheDep,
+    metrics_cache: MetricsCacheDep,
 ) -> Response:
     try:
         removed = set(runs.delete_run(session, settings=settings, run_id=run_id))
@@ -281,6 +286,7 @@ def delete_from_page(
             request, "partials/run_status.html", None, {"run": run_public(run), "message": exc.message}
         )
     generators.discard(lambda key: key[0] in removed)
+    metrics_cache.discard(run_id)
     return Response(status_code=204, headers={"HX-Redirect": "/"})
 
 

@@ -16,6 +16,9 @@ from PIL import Image, ImageDraw
 
 from tests.live import live_stack
 
+# the first upload to a fresh server can take seconds while its workers import torch beside it
+http = httpx.Client(timeout=60.0)
+
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -136,12 +139,12 @@ def finished_run(server: str, dataset_id: int, name: str, lr_g: float) -> int:
     """Start a 3-epoch tiny run through the API and wait until the worker completes it."""
     config = {k: int(v) if v.isdigit() else v for k, v in TINY_FORM.items()} | {"epochs": 3, "lr_g": lr_g}
     body = {"dataset_id": dataset_id, "name": name, "config": config}
-    created = httpx.post(f"{server}/api/runs", json=body)
+    created = http.post(f"{server}/api/runs", json=body)
     assert created.status_code == 201, created.text
     run_id = created.json()["id"]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        status = httpx.get(f"{server}/api/runs/{run_id}").json()["status"]
+        status = http.get(f"{server}/api/runs/{run_id}").json()["status"]
         if status == "completed":
             return run_id
         assert status in ("queued", "running"), status
@@ -151,7 +154,7 @@ def finished_run(server: str, dataset_id: int, name: str, lr_g: float) -> int:
 
 def test_dashboard_tools_compare_clone_and_delete(server: str, browser, tmp_path: Path) -> None:
     with shapes_zip(tmp_path / "s.zip").open("rb") as f:
-        dataset = httpx.post(f"{server}/api/datasets", data={"name": "api shapes"}, files={"file": f}).json()
+        dataset = http.post(f"{server}/api/datasets", data={"name": "api shapes"}, files={"file": f}).json()
     first = finished_run(server, dataset["id"], "slow lr", 1e-4)
     second = finished_run(server, dataset["id"], "fast lr", 4e-4)
 
@@ -189,7 +192,7 @@ def test_dashboard_tools_compare_clone_and_delete(server: str, browser, tmp_path
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete-run")
     page.wait_for_url(f"{server}/")
-    assert httpx.get(f"{server}/api/runs/{second}").status_code == 404
+    assert http.get(f"{server}/api/runs/{second}").status_code == 404
     assert errors == []
     page.close()
 
@@ -235,11 +238,11 @@ def test_logged_in_browser_writes_carry_the_csrf_token(locked_server: str, brows
     # A script without the token gets 403 and changes nothing; the page's hx-delete button works.
     status = page.evaluate(f"fetch('/api/runs/{run_id}', {{method: 'DELETE'}}).then((r) => r.status)")
     assert status == 403
-    assert httpx.get(f"{server}/api/runs/{run_id}").status_code == 200
+    assert http.get(f"{server}/api/runs/{run_id}").status_code == 200
     page.goto(f"{server}/runs/{run_id}")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete-run")
     page.wait_for_url(f"{server}/")
-    assert httpx.get(f"{server}/api/runs/{run_id}").status_code == 404
+    assert http.get(f"{server}/api/runs/{run_id}").status_code == 404
     assert errors == []
     page.close()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import os
+import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -14,7 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from app.generation import GeneratorCache
+from app.generation import GenerationSlots, GeneratorCache
 from models.config import TrainConfig
 from models.sink import ListSink
 from models.store import RunDirStore
@@ -139,6 +143,22 @@ def test_busy_server_answers_429_with_retry_after(
     assert response.headers["retry-after"]
     assert "already generating" in response.json()["detail"]
     assert generate(client, run_id=run.id, n=1).status_code == 200
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread CPU priority is Linux only")
+def test_generation_threads_run_at_the_priority_asked_and_nothing_else_does() -> None:
+    def policy_and_nice() -> tuple[int, int]:
+        thread = threading.get_native_id()
+        return os.sched_getscheduler(thread), os.getpriority(os.PRIO_PROCESS, thread)
+
+    web = policy_and_nice()
+    idle = asyncio.run(GenerationSlots(1, priority="idle").run(policy_and_nice))
+    low = asyncio.run(GenerationSlots(1, priority="low").run(policy_and_nice))
+    normal = asyncio.run(GenerationSlots(1, priority="normal").run(policy_and_nice))
+    assert idle[0] == os.SCHED_IDLE
+    assert low == (web[0], 19)
+    assert normal == web
+    assert policy_and_nice() == web  # the calling thread (the web app's) keeps its priority
 
 
 def test_bad_requests(client: TestClient, session: Session, run_with_checkpoints) -> None:
