@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
 from app.crud import datasets
@@ -86,7 +85,7 @@ def update_dataset(
 
 
 @router.get("/{dataset_id}/prepared.png", response_class=Response)
-async def prepared_preview(
+def prepared_preview(
     dataset_id: int,
     session: SessionDep,
     settings: SettingsDep,
@@ -98,9 +97,7 @@ async def prepared_preview(
     (or size x size), cached like the worker's preparation."""
     dataset = datasets.get_dataset(session, dataset_id=dataset_id)
     h = height or size
-    png = await run_in_threadpool(
-        lambda: datasets.prepared_preview_png(settings, dataset, height=h, width=width or h)
-    )
+    png = datasets.prepared_preview_png(settings, dataset, height=h, width=width or h)
     return Response(png, media_type="image/png")
 
 
