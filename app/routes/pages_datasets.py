@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -38,27 +39,14 @@ def dataset_list(request: Request, session: SessionDep, settings: SettingsDep) -
 @router.post("/datasets", response_class=HTMLResponse)
 async def upload_from_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The upload form's target: the same import as POST /api/datasets, result or refusal shown inline."""
-    try:
-        form = await request.form(max_part_size=1024 * 1024)
-        files = [f for f in form.getlist("file") if not isinstance(f, str) and f.filename]
-        name = str(form.get("name") or "")
-        uploads = [Upload(f.filename or "", f.file) for f in files]
-        dataset = await run_in_threadpool(
-            datasets.create_dataset_from_upload, session, settings=settings, name=name, uploads=uploads
-        )
-    except AppError as exc:
-        return render(
-            request, "partials/upload_result.html", None, {"error": exc.message}, status_code=exc.status_code
-        )
-    if not is_htmx(request):
-        return RedirectResponse(f"/datasets/{dataset.id}", status_code=303)
-    return render(
+    form = await request.form(max_part_size=1024 * 1024)
+    files = [f for f in form.getlist("file") if not isinstance(f, str) and f.filename]
+    uploads = [Upload(f.filename or "", f.file) for f in files]
+    return await _import_result(
         request,
-        "partials/upload_result.html",
-        None,
-        {"dataset": dataset},
-        status_code=201,
-        headers={"HX-Trigger": EVENT_DATASETS_CHANGED},
+        lambda: datasets.create_dataset_from_upload(
+            session, settings=settings, name=str(form.get("name") or ""), uploads=uploads
+        ),
     )
 
 
@@ -66,14 +54,21 @@ async def upload_from_form(request: Request, session: SessionDep, settings: Sett
 async def folder_from_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The server-folder form's target: the same import as POST /api/datasets/folder."""
     form = await request.form()
-    try:
-        dataset = await run_in_threadpool(
-            datasets.create_dataset_from_folder,
+    return await _import_result(
+        request,
+        lambda: datasets.create_dataset_from_folder(
             session,
             settings=settings,
             name=str(form.get("name") or ""),
             path=str(form.get("path") or ""),
-        )
+        ),
+    )
+
+
+async def _import_result(request: Request, create: Callable[[], Dataset]) -> Response:
+    """Run an import off the event loop; show the new dataset or the refusal inline (htmx), or redirect."""
+    try:
+        dataset = await run_in_threadpool(create)
     except AppError as exc:
         return render(
             request, "partials/upload_result.html", None, {"error": exc.message}, status_code=exc.status_code
