@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from app.commands.usage import EXIT_BAD_INPUT, UsageError
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,16 +35,11 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 FIT_MODES = ("pad", "crop", "stretch")
 SKIPPED_SHOWN = 10  # skipped items listed one per line; the rest are only counted by reason
 POLL_S = 0.25
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
-
-
-class UsageError(ValueError):
-    """Input the command refuses; the message is a sentence for the person at the terminal."""
 
 
 def add_parser(subcommands: argparse._SubParsersAction) -> None:

@@ -12,12 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands.usage import EXIT_BAD_INPUT, UsageError
+
 MAX_IMAGES = 1024  # one grid; more would mostly exhaust memory
-EXIT_BAD_INPUT = 2
-
-
-class UsageError(ValueError):
-    """Input the command refuses; the message is a sentence for the person at the terminal."""
 
 
 def add_parser(subcommands: argparse._SubParsersAction) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from app.commands.usage import EXIT_BAD_INPUT, UsageError
+
 if TYPE_CHECKING:
     import torch
 
@@ -25,12 +27,7 @@ if TYPE_CHECKING:
     from models.train import Progress
 
 DEFAULT_PRESET = "recommended"
-EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130  # the shell's convention for "ended by Ctrl-C"
-
-
-class UsageError(ValueError):
-    """Input the command refuses; the message is a sentence for the person at the terminal."""
 
 
 def add_parser(subcommands: argparse._SubParsersAction) -> None:
