@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from app.settings import Settings
+from core.settings import Settings
 
 COOKIE_NAME = "pokegan_auth"
 CSRF_HEADER = "X-CSRF-Token"

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from app.db.session import session_scope
-from app.generation import GenerationSlots, GeneratorCache
+from app.generator_cache import GenerationSlots, GeneratorCache
 from app.metrics_cache import MetricsCache
-from app.settings import Settings
+from core.db.session import session_scope
+from core.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.settings import Settings
+from core.settings import Settings
 
 BROKER_TIMEOUT_S = 1.0
 
@@ -27,7 +27,7 @@ def check_broker(settings: Settings) -> str:
         if urlparse(settings.resolved_broker_url).scheme == "filesystem":
             _check_folder_writable(settings)
             return "ok"
-        from worker.celery_app import broker_connection  # the URL Celery uses, kombu-only options removed
+        from core.broker import broker_connection  # the URL Celery uses, kombu-only options removed
 
         url, _ = broker_connection(settings)
         if urlparse(url).scheme in ("redis", "rediss"):

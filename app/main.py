@@ -11,25 +11,25 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from app import templating
 from app.auth import token_guard
-from app.db.migrate import upgrade_to_head
-from app.db.session import make_engine, make_sessionmaker
 from app.errors import AppError, InvalidInputError
-from app.generation import GenerationSlots, GeneratorCache
+from app.generator_cache import GenerationSlots, GeneratorCache
 from app.metrics_cache import MetricsCache
 from app.routes import (
     api_datasets,
     api_runs,
     generate,
     health,
-    html,
     pages,
     pages_auth,
     pages_datasets,
     pages_runs,
 )
-from app.settings import Settings
 from app.upload_guard import upload_size_guard
+from core.db.migrate import upgrade_to_head
+from core.db.session import make_engine, make_sessionmaker
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC_DIR = ROOT / "static"
@@ -75,8 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _app_error(request: Request, exc: Exception) -> Response:
     """CRUD errors become JSON with the sentence in `detail` (FastAPI-style lists for field errors)."""
     assert isinstance(exc, AppError)
-    if html.wants_html(request):
-        return html.error_page(request, exc)
+    if templating.wants_html(request):
+        return templating.error_page(request, exc)
     if isinstance(exc, InvalidInputError):
         errors = getattr(exc, "errors", None) or [
             {"loc": list(exc.loc), "msg": exc.message, "type": "value_error"}

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.crud.metrics import METRIC_COLUMNS, metric_array
-from app.db.tables import Metric, Run
+from core.db.tables import Metric, Run
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.db.tables import Run
+from core.db.tables import Run
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

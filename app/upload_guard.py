@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from app.settings import Settings
+from core.settings import Settings
 
 UPLOAD_PATHS = frozenset({"/api/datasets", "/datasets"})
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024

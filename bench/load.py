@@ -44,7 +44,7 @@ from typing import Any
 import httpx
 from PIL import Image, ImageDraw
 
-from app.settings import Settings
+from core.settings import Settings
 from tests.live import live_stack
 
 BATCH = 32

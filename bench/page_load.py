@@ -46,11 +46,11 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from app.crud.metrics import INT_COLUMNS, SERIES, metric_array, points_as_dicts
-from app.db.session import make_engine, make_sessionmaker
-from app.db.tables import Dataset, Metric, Run
 from app.downsample import minmax_indices
 from app.metrics_cache import MetricsCache
-from app.settings import Settings
+from core.db.session import make_engine, make_sessionmaker
+from core.db.tables import Dataset, Metric, Run
+from core.settings import Settings
 from models.config import TrainConfig
 from tests.live import live_stack
 

@@ -38,11 +38,11 @@ from models.config import TrainConfig
 from models.generate import generate, load_generator
 from models.monitoring import MonitorHook, epoch_quality
 from models.presets import apply_preset
-from models.session import build_session
 from models.sink import JsonlSink
 from models.steps import train_step
 from models.store import RunDirStore
 from models.train import Progress, train
+from models.training_state import build_training_state
 
 GRID_IMAGES = 32  # 4 rows of 8: enough to judge, small enough for docs/
 EVAL_SEED = 1_000_000  # samples for judging come from seeds no grid uses
@@ -103,7 +103,7 @@ def measure_speeds(candidates: list[Candidate], seconds: float, rounds: int = 3)
     """images/s of each candidate's training step, the candidates taking turns so load hits all alike."""
     sessions = []
     for c in candidates:
-        s = build_session(c.config, torch.device("cpu"), iters_per_epoch=1000)
+        s = build_training_state(c.config, torch.device("cpu"), iters_per_epoch=1000)
         shape = (c.config.batch_size, 3, c.config.height, c.config.width)
         real = s.to_images(torch.randint(0, 256, shape, dtype=torch.uint8))
         train_step(s, real, collect_grads=False)  # warm-up

@@ -15,8 +15,8 @@ import time
 import torch
 
 from models.presets import PRESETS, apply_preset
-from models.session import Session, build_session
 from models.steps import train_step
+from models.training_state import TrainingState, build_training_state
 
 
 def parse_args() -> argparse.Namespace:
@@ -28,16 +28,16 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def session_and_batch(name: str) -> tuple[Session, torch.Tensor]:
+def session_and_batch(name: str) -> tuple[TrainingState, torch.Tensor]:
     config = apply_preset(name, {"device": "cpu"})
-    session = build_session(config, torch.device("cpu"), iters_per_epoch=1000)
+    session = build_training_state(config, torch.device("cpu"), iters_per_epoch=1000)
     generator = torch.Generator().manual_seed(0)
     shape = (config.batch_size, 3, config.height, config.width)
     real = session.to_images(torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator))
     return session, real
 
 
-def timed_block(session: Session, real: torch.Tensor, seconds: float) -> tuple[int, float]:
+def timed_block(session: TrainingState, real: torch.Tensor, seconds: float) -> tuple[int, float]:
     """Whole steps until `seconds` have passed (at least one); returns (images, seconds)."""
     started, steps = time.perf_counter(), 0
     while steps == 0 or time.perf_counter() - started < seconds:

@@ -187,7 +187,7 @@ def compare_layouts(data: torch.Tensor, batch: int, seconds: float) -> None:
 
 def decode_times(folder: Path | None, n_synthetic: int, size: int = 64) -> torch.Tensor:
     """Prepare the images as `pokegan train` does; time the first epoch's decoding against later ones."""
-    from app.datasets import DatasetLimits, PrepareOptions, ingest_folder, load_or_prepare
+    from datasets import DatasetLimits, PrepareOptions, ingest_folder, load_or_prepare
 
     with tempfile.TemporaryDirectory(prefix="pokegan-decode-") as tmp:
         if folder is None:

@@ -2,9 +2,9 @@
 
 from alembic import context
 
-from app.db.session import make_engine
-from app.db.tables import Base
-from app.settings import Settings
+from core.db.session import make_engine
+from core.db.tables import Base
+from core.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata

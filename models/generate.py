@@ -13,7 +13,7 @@ import torch
 from models.config import TrainConfig
 from models.errors import TrainingError
 from models.nets import Generator, build_generator
-from models.session import load_weights
+from models.training_state import load_weights
 
 
 def load_generator(state: dict[str, Any], use_ema: bool = True) -> Generator:

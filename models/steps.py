@@ -9,8 +9,8 @@ from torch import nn
 
 from models import losses
 from models.ema import update_ema
-from models.session import Session
 from models.sink import GradStat
+from models.training_state import TrainingState
 
 
 @dataclass
@@ -19,7 +19,7 @@ class StepOutput:
     grad_stats: list[GradStat]
 
 
-def train_step(s: Session, real: torch.Tensor, *, collect_grads: bool) -> StepOutput:
+def train_step(s: TrainingState, real: torch.Tensor, *, collect_grads: bool) -> StepOutput:
     """Update D `d_steps` times on this real batch (fresh noise each time), then G once, then the lr."""
     n = real.size(0)
     for k in range(s.config.d_steps):
@@ -36,7 +36,7 @@ def train_step(s: Session, real: torch.Tensor, *, collect_grads: bool) -> StepOu
 
 
 def d_step(
-    s: Session, real: torch.Tensor, fake: torch.Tensor, *, collect_grads: bool
+    s: TrainingState, real: torch.Tensor, fake: torch.Tensor, *, collect_grads: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[GradStat]]:
     """Maximise log D(x) + log(1 - D(G(z))) (or the hinge/Wasserstein equivalent) plus any penalties."""
     cfg = s.config
@@ -60,7 +60,7 @@ def d_step(
 
 
 def g_step(
-    s: Session, fake: torch.Tensor, feats_real: torch.Tensor, *, collect_grads: bool
+    s: TrainingState, fake: torch.Tensor, feats_real: torch.Tensor, *, collect_grads: bool
 ) -> tuple[torch.Tensor, torch.Tensor, list[GradStat]]:
     """Make the updated D call the same fakes real; optionally match D's mean features on real images."""
     cfg = s.config
@@ -83,7 +83,7 @@ def g_step(
     return loss.detach(), losses.d_score(cfg.loss, logit_fake), stats
 
 
-def _bce_targets(s: Session, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _bce_targets(s: TrainingState, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
     cfg = s.config
     if cfg.loss != "bce" or (cfg.real_label == 1.0 and cfg.label_flip_prob == 0):
         return None
@@ -93,7 +93,7 @@ def _bce_targets(s: Session, n: int) -> tuple[torch.Tensor, torch.Tensor] | None
 
 
 def _penalties(
-    s: Session, real_in: torch.Tensor, fake_in: torch.Tensor, logit_real: torch.Tensor
+    s: TrainingState, real_in: torch.Tensor, fake_in: torch.Tensor, logit_real: torch.Tensor
 ) -> torch.Tensor:
     """Gradient penalties in float32 (outside autocast): their second derivatives are precision-sensitive."""
     cfg = s.config
@@ -113,7 +113,7 @@ def _clip_and_measure(
     net: nn.Module,
     opt: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
-    s: Session,
+    s: TrainingState,
     name: str,
     collect: bool,
 ) -> list[GradStat]:

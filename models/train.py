@@ -29,18 +29,18 @@ from models.hooks import (
     load_hook_states,
 )
 from models.schedule import set_base_lrs
-from models.session import (
-    GRID_SAMPLES,
-    Session,
-    build_session,
-    check_resume_config,
-    load_init_weights,
-    restore_session,
-    session_state,
-)
 from models.sink import IterationMetrics, MetricSink, TrainEvent
 from models.steps import train_step
 from models.store import CheckpointInfo, CheckpointStore, PrunableStore
+from models.training_state import (
+    GRID_SAMPLES,
+    TrainingState,
+    build_training_state,
+    check_resume_config,
+    load_init_weights,
+    restore_training_state,
+    training_state_dict,
+)
 
 __all__ = ["Progress", "TrainResult", "TrainingError", "epoch_order", "train"]
 
@@ -93,9 +93,9 @@ class _Rollback(Exception):
 
 @dataclass
 class _Run:
-    """What one train() call needs besides the Session: its inputs, callbacks and rollback bookkeeping."""
+    """What one train() call needs besides the TrainingState: inputs, callbacks, rollback bookkeeping."""
 
-    s: Session
+    s: TrainingState
     data: torch.Tensor
     holdout: torch.Tensor | None  # real images D never trains on (for the overfitting check)
     sink: MetricSink
@@ -144,7 +144,7 @@ def train(
     _check_data(config, data)
     data, holdout = split_holdout(data, config)
     device = resolve_device(config.device)
-    s = build_session(config, device, len(data) // config.batch_size)
+    s = build_training_state(config, device, len(data) // config.batch_size)
 
     # Start state: resume this run's latest checkpoint, else fine-tune from another run, else fresh.
     latest = store.latest_checkpoint() if resume else None
@@ -199,14 +199,14 @@ def _check_data(config: TrainConfig, data: torch.Tensor) -> None:
 
 
 def _resume(
-    s: Session,
+    s: TrainingState,
     state: dict[str, Any],
     sink: MetricSink,
     hooks: Sequence[TrainHook],
     log: Callable[[str], None],
 ) -> None:
     check_resume_config(state["config"], s.config)
-    restore_session(s, state)
+    restore_training_state(s, state)
     load_hook_states(hooks, state.get("hooks"))
     sink.truncate_after(s.step)  # rows after the checkpoint are about to be recomputed
     message = f"resumed from step {s.step} (epoch {s.epoch}, iteration {s.iteration})"
@@ -214,7 +214,7 @@ def _resume(
     log(message)
 
 
-def _init_from(s: Session, state: dict, sink: MetricSink) -> None:
+def _init_from(s: TrainingState, state: dict, sink: MetricSink) -> None:
     load_init_weights(s, state)
     message = f"G and D initialised from a checkpoint of step {state.get('step', '?')}"
     sink.log_event(TrainEvent(step=0, kind="init_from", severity="info", message=message))
@@ -228,7 +228,11 @@ def _forget_previous_attempt(sink: MetricSink, store: CheckpointStore) -> None:
 
 
 def _announce(
-    s: Session, n_images: int, holdout: torch.Tensor | None, sink: MetricSink, log: Callable[[str], None]
+    s: TrainingState,
+    n_images: int,
+    holdout: torch.Tensor | None,
+    sink: MetricSink,
+    log: Callable[[str], None],
 ) -> None:
     _, amp_note = resolve_amp(s.config.amp, s.device)
     if amp_note:
@@ -347,7 +351,7 @@ def _end_epoch(run: _Run) -> TrainResult | None:
 
 
 @torch.no_grad()
-def sample_fixed(s: Session) -> torch.Tensor:
+def sample_fixed(s: TrainingState) -> torch.Tensor:
     """G (EMA when on) in eval mode on the fixed noise, as a CPU float tensor in [-1, 1]."""
     net = s.sampler
     was_training = net.training
@@ -377,7 +381,7 @@ def _ask_hooks(run: _Run, samples: torch.Tensor) -> HookAction | None:
     return next((a for a in actions if a is not None), None)
 
 
-def _d_features(s: Session) -> Callable[[torch.Tensor], torch.Tensor]:
+def _d_features(s: TrainingState) -> Callable[[torch.Tensor], torch.Tensor]:
     """D's penultimate activations in eval mode: no BatchNorm or spectral-norm state changes, so hooks
     cannot perturb training."""
 
@@ -394,7 +398,7 @@ def _d_features(s: Session) -> Callable[[torch.Tensor], torch.Tensor]:
     return features
 
 
-def _d_logits(s: Session) -> Callable[[torch.Tensor], torch.Tensor]:
+def _d_logits(s: TrainingState) -> Callable[[torch.Tensor], torch.Tensor]:
     """D's raw logits on one batch in training mode, as D judges real batches in training: BatchNorm's
     running averages mix real and fake batches and misjudge both in eval mode. D's buffers (BatchNorm
     statistics, spectral-norm vectors) are put back afterwards, so training is untouched."""
@@ -415,9 +419,9 @@ def _d_logits(s: Session) -> Callable[[torch.Tensor], torch.Tensor]:
     return logits
 
 
-def checkpoint_state(s: Session, hooks: Sequence[TrainHook]) -> dict[str, Any]:
+def checkpoint_state(s: TrainingState, hooks: Sequence[TrainHook]) -> dict[str, Any]:
     """The session's checkpoint dict plus the hooks' states (so detectors resume where they were)."""
-    return {**session_state(s), "hooks": hook_states(hooks)}
+    return {**training_state_dict(s), "hooks": hook_states(hooks)}
 
 
 def _save_checkpoint(run: _Run) -> None:
@@ -478,7 +482,7 @@ def _roll_back(run: _Run, rollback: _Rollback) -> None:
     if rollback.checkpoint is not None:
         run.last_good = run.store.load_checkpoint(rollback.checkpoint)
         run.last_saved = rollback.checkpoint
-    restore_session(s, run.last_good)
+    restore_training_state(s, run.last_good)
     load_hook_states(run.hooks, run.last_good.get("hooks"))
     set_base_lrs(s.opt_g, s.sched_g, lrs[0])
     set_base_lrs(s.opt_d, s.sched_d, lrs[1])

@@ -88,7 +88,7 @@ def live_stack(
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "cli", "serve", "--port", str(port)]
     if not worker:
         command.append("--no-worker")
     log_path = data_dir / "serve.log"

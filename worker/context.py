@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.settings import Settings
+from core.settings import Settings
 
 
 class WorkerContext:
@@ -21,7 +21,7 @@ class WorkerContext:
         # built on first use, in the worker process only (the web imports the Celery app to enqueue)
         with self._lock:
             if self._session_factory is None:
-                from app.db.session import make_engine, make_sessionmaker
+                from core.db.session import make_engine, make_sessionmaker
 
                 self._session_factory = make_sessionmaker(make_engine(self.settings))
             return self._session_factory

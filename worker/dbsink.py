@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import ColumnElement, delete, insert, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.session import session_scope
-from app.db.tables import Event, GradStat, Metric, Run
+from core.db.session import session_scope
+from core.db.tables import Event, GradStat, Metric, Run
 from models.sink import GradStat as GradRow
 from models.sink import IterationMetrics, TrainEvent
 

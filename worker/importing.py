@@ -19,14 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.crud.datasets import CSV_SOURCE_NAME, THUMBNAIL_PX, dataset_limits
-from app.datasets.csv_import import import_csv
-from app.datasets.errors import DatasetError
-from app.datasets.layout import DatasetPaths, list_raw_images
-from app.datasets.report import IngestReport, summarise_skipped
-from app.db.session import session_scope
-from app.db.tables import Dataset
-from app.settings import Settings
+from core.db.session import session_scope
+from core.db.tables import Dataset
+from core.settings import Settings
+from datasets.csv_import import import_csv
+from datasets.errors import DatasetError
+from datasets.layout import CSV_SOURCE_NAME, THUMBNAIL_PX, DatasetPaths, list_raw_images
+from datasets.limits import dataset_limits
+from datasets.report import IngestReport, summarise_skipped
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _download(
 def _conclude(
     session_factory: sessionmaker[Session], dataset_id: int, paths: DatasetPaths, report: IngestReport
 ) -> str | None:
-    from app.datasets import thumbnails
+    from datasets import thumbnails
 
     image_count = len(list_raw_images(paths.raw))
     skipped = [{"item": item.name, "reason": item.reason} for item in report.skipped]
@@ -142,7 +142,7 @@ def _conclude(
 
 
 def _requeue(settings: Settings, dataset_id: int) -> str:
-    from worker.client import enqueue_import
+    from core.queue import enqueue_import
 
     enqueue_import(settings, dataset_id)
     log.info("dataset %s: import paused by shutdown; queued again to resume", dataset_id)

@@ -11,7 +11,7 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutting_down
 from sqlalchemy import select
 
-from app.db.tables import Dataset
+from core.db.tables import Dataset
 from worker.context import WorkerContext
 from worker.recovery import recover_runs, recovery_interval_s, worker_identity
 
@@ -60,7 +60,7 @@ def recover_on_start(context: WorkerContext) -> None:
 def requeue_unfinished_imports(context: WorkerContext) -> list[int]:
     """Queue every dataset still "importing" (its worker may have died); one already being imported,
     or queued twice, is skipped by the import's own lock and status check."""
-    from worker.client import enqueue_import
+    from core.queue import enqueue_import
 
     with context.session_factory() as session:
         dataset_ids = list(session.scalars(select(Dataset.id).where(Dataset.status == "importing")))

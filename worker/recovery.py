@@ -7,7 +7,7 @@ only after the visibility timeout (12 h). So recovery is explicit and the same o
 - every running task beats `runs.heartbeat_at` and records its worker as "host:pid" (worker/heartbeat.py);
 - `mark_lost_runs` turns a "running" run into "interrupted" when its heartbeat is older than
   settings.worker_lost_after_s, or at once when its worker process is on this host and no longer exists.
-  The web process calls it every few seconds (app/commands/serve.py), and so does every worker;
+  The web process calls it every few seconds (cli/serve.py), and so does every worker;
 - `recover_runs` (at worker start-up and then periodically in each worker) also queues interrupted runs
   again; the task resumes from the run's latest checkpoint. A run that loses its worker MAX_AUTO_RESUMES
   times without a new checkpoint stays interrupted (a run that kills its worker must not loop forever).
@@ -27,11 +27,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.crud.run_status import CANCELLED, INTERRUPTED, QUEUED, RUNNING, transition
-from app.db.session import session_scope
-from app.db.tables import Checkpoint, Event, Run, utcnow
-from app.settings import Settings
-from worker.locking import lock_run
+from core.db.session import session_scope
+from core.db.tables import Checkpoint, Event, Run, utcnow
+from core.locking import lock_run
+from core.run_status import CANCELLED, INTERRUPTED, QUEUED, RUNNING, transition
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def recover_runs(
 ) -> RecoveryReport:
     """Mark lost runs interrupted, then queue every interrupted run again (resume from its checkpoint)."""
     if enqueue is None:
-        from worker.client import enqueue_train as enqueue
+        from core.queue import enqueue_train as enqueue
     report = RecoveryReport()
     with session_scope(session_factory) as session:
         report.interrupted = mark_lost_runs(session, settings, dead_identities=dead_identities)

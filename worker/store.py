@@ -9,8 +9,8 @@ import torch
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.session import session_scope
-from app.db.tables import Checkpoint, Grid
+from core.db.session import session_scope
+from core.db.tables import Checkpoint, Grid
 from models.store import CheckpointInfo, RunDirStore
 
 

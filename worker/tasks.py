@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import Celery
 
-from app.settings import Settings
+from core.queue import IMPORT_TASK, TRAIN_TASK
+from core.settings import Settings
 from worker.context import WorkerContext
 from worker.lifecycle import install_lifecycle
-from worker.names import IMPORT_TASK, TRAIN_TASK
 
 
 def register_tasks(celery: Celery, settings: Settings) -> WorkerContext:

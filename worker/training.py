@@ -1,6 +1,6 @@
 """What the "pokegan.train_run" task does: claim the run, train it with the DB sink and store, record the end.
 
-The run's status moves only through app.crud.run_status.transition. A run is claimed under a row lock, so
+The run's status moves only through core.run_status.transition. A run is claimed under a row lock, so
 a duplicate delivery (a redelivered message, a recovery re-queue) never trains the same run twice at once.
 """
 
@@ -16,17 +16,17 @@ import torch
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.crud.run_status import CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, RUNNING, transition
-from app.db.session import session_scope
-from app.db.tables import Checkpoint, Run, utcnow
-from app.settings import Settings
+from core.db.session import session_scope
+from core.db.tables import Checkpoint, Run, utcnow
+from core.locking import lock_run
+from core.run_status import CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, RUNNING, transition
+from core.settings import Settings
 from models.config import TrainConfig
 from models.errors import TrainingError
 from models.train import TrainResult, train
 from worker.dbsink import DbSink
-from worker.locking import lock_run
-from worker.monitor import RunMonitor
-from worker.monitoring import build_monitor_hook, refresh_best_checkpoint
+from worker.detectors import build_monitor_hook, refresh_best_checkpoint
+from worker.heartbeat import RunMonitor
 from worker.recovery import is_lost, worker_identity
 from worker.store import DbCheckpointStore
 
@@ -178,8 +178,8 @@ def load_training_data(
     settings: Settings, dataset_id: int, prepare: dict[str, Any], config: TrainConfig
 ) -> torch.Tensor:
     """The dataset as a uint8 N x 3 x H x W tensor at the config's size (decoded once, then cached)."""
-    from app.crud.datasets import dataset_limits
-    from app.datasets import PrepareOptions, load_or_prepare
+    from datasets import PrepareOptions, load_or_prepare
+    from datasets.limits import dataset_limits
 
     try:
         options = PrepareOptions(**{**prepare, "height": config.height, "width": config.width})

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.crud.runs import get_run
-from app.db.tables import Checkpoint, Grid, Run
 from app.errors import ConflictError, NotFoundError
+from core.db.tables import Checkpoint, Grid, Run
 
 
 def list_checkpoints(session: Session, *, run_id: int) -> list[Checkpoint]:

@@ -17,23 +17,20 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.datasets.errors import DatasetError, DatasetTooLarge, NoImagesFound
-from app.datasets.ingest import ingest_folder, ingest_upload
-from app.datasets.kinds import SourceKind, detect_kind
-from app.datasets.layout import DatasetPaths, list_raw_images
-from app.datasets.limits import DatasetLimits, MiB
-from app.datasets.report import IngestReport
-from app.datasets.streams import stream_to_disk
-from app.db.tables import Dataset, Run
 from app.errors import ConflictError, InvalidInputError, NotFoundError, TooLargeError, UnavailableError
-from app.settings import Settings
+from core.db.tables import Dataset, Run
+from core.settings import Settings
+from datasets.errors import DatasetError, DatasetTooLarge, NoImagesFound
+from datasets.ingest import ingest_folder, ingest_upload
+from datasets.kinds import SourceKind, detect_kind
+from datasets.layout import CSV_SOURCE_NAME, PREVIEW_FILE, THUMBNAIL_PX, DatasetPaths, list_raw_images
+from datasets.limits import DatasetLimits, dataset_limits
+from datasets.report import IngestReport
+from datasets.streams import stream_to_disk
 
 if TYPE_CHECKING:
-    from app.datasets.prepare import PreparedDataset
+    from datasets.prepare import PreparedDataset
 
-CSV_SOURCE_NAME = "source.csv"
-PREVIEW_FILE = "preview.png"
-THUMBNAIL_PX = 96
 PREVIEW_COUNT = 64  # thumbnails listed on the dataset page
 PREVIEW_GRID_COUNT = 32  # images in the preview.png grid
 KIND_NAMES = {SourceKind.IMAGE: "images", SourceKind.TAR_GZ: "tar"}
@@ -43,14 +40,6 @@ KIND_NAMES = {SourceKind.IMAGE: "images", SourceKind.TAR_GZ: "tar"}
 class Upload:
     filename: str
     stream: BinaryIO
-
-
-def dataset_limits(settings: Settings) -> DatasetLimits:
-    return DatasetLimits(
-        max_upload_bytes=settings.max_upload_mb * MiB,
-        allow_private_urls=settings.allow_private_urls,
-        allowed_folder_roots=tuple(settings.folder_import_roots),
-    )
 
 
 def list_datasets(session: Session) -> list[Dataset]:
@@ -206,7 +195,7 @@ def _create_ready_dataset(
 def _create_csv_dataset(
     session: Session, *, settings: Settings, name: str, csv_path: Path, incoming: Path, queue_import: bool
 ) -> Dataset:
-    from app.datasets.csv_rows import read_csv_rows
+    from datasets.csv_rows import read_csv_rows
 
     rows, skipped = read_csv_rows(csv_path, dataset_limits(settings))
     if not rows:
@@ -226,7 +215,7 @@ def _create_csv_dataset(
     dataset = _commit_with_folder(session, settings, dataset, folder)
     if not queue_import:
         return dataset
-    from worker.client import enqueue_import
+    from core.queue import enqueue_import
 
     try:
         enqueue_import(settings, dataset.id)
@@ -256,8 +245,8 @@ def _commit_with_folder(session: Session, settings: Settings, dataset: Dataset, 
 
 
 def thumbnails(raw_dir: Path, out_dir: Path, size: int, *, limits: DatasetLimits) -> list[Path]:
-    # imported here: app.datasets.preview loads torch, which the web app only needs once it draws images
-    from app.datasets.preview import thumbnails as make_thumbnails
+    # imported here: datasets.preview loads torch, which the web app only needs once it draws images
+    from datasets.preview import thumbnails as make_thumbnails
 
     return make_thumbnails(raw_dir, out_dir, size, limits=limits)
 
@@ -304,7 +293,7 @@ def preview_png(settings: Settings, dataset: Dataset) -> bytes | None:
     if not cached.is_file():
         if dataset.status != "ready" or not list_raw_images(paths.raw):
             return None
-        from app.datasets.preview import preview_grid
+        from datasets.preview import preview_grid
 
         image = preview_grid(paths.raw, PREVIEW_GRID_COUNT, cell=64, limits=dataset_limits(settings))
         tmp = cached.with_suffix(".tmp")
@@ -320,7 +309,7 @@ def update_prepare(session: Session, *, dataset_id: int, prepare: dict[str, Any]
     """Validate and store preparation options; InvalidInputError naming the field when one is wrong."""
     from pydantic import ValidationError
 
-    from app.datasets.options import PrepareOptions
+    from datasets.options import PrepareOptions
 
     dataset = get_dataset(session, dataset_id=dataset_id)
     sized = [key for key in prepare if key in SIZE_FIELDS]
@@ -353,8 +342,8 @@ def prepare_for_training(
     run at this size starts without decoding); ConflictError while it is not ready."""
     from pydantic import ValidationError
 
-    from app.datasets.cache import load_or_prepare
-    from app.datasets.options import PrepareOptions
+    from datasets.cache import load_or_prepare
+    from datasets.options import PrepareOptions
 
     if dataset.status != "ready":
         raise ConflictError(f"dataset {dataset.id} is {dataset.status}; its images are not ready to prepare")
@@ -378,7 +367,7 @@ def prepared_preview_png(
     (square when width is None)."""
     import io
 
-    from app.datasets.preview import preview_grid
+    from datasets.preview import preview_grid
 
     prepared = prepare_for_training(settings, dataset, height=height, width=width or height)
     buffer = io.BytesIO()

@@ -12,8 +12,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.tables import Event, GradStat, Metric
 from app.downsample import minmax_indices
+from core.db.tables import Event, GradStat, Metric
 
 INT_COLUMNS = ("step", "epoch", "iteration")
 SERIES = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")

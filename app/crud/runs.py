@@ -1,6 +1,6 @@
 """Creating, listing, cancelling, resuming and deleting runs. Routes (JSON and HTML) share these functions.
 
-Status changes go through app.crud.run_status.transition only.
+Status changes go through core.run_status.transition only.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.crud import run_status
 from app.crud.datasets import effective_image_count
-from app.db.tables import Checkpoint, Dataset, Event, GradStat, Grid, Metric, Run
 from app.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
 from app.schemas.runs import RunCreate
-from app.settings import Settings
+from core import run_status
+from core.db.tables import Checkpoint, Dataset, Event, GradStat, Grid, Metric, Run
+from core.settings import Settings
 from models.config import TrainConfig
 
 
@@ -158,7 +158,7 @@ def _check_dataset_fits(dataset: Dataset, config: TrainConfig) -> None:
 
 
 def _enqueue(session: Session, *, settings: Settings, run: Run) -> None:
-    from worker.client import enqueue_train
+    from core.queue import enqueue_train
 
     try:
         task_id = enqueue_train(settings, run.id)

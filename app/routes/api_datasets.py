@@ -9,11 +9,11 @@ from fastapi.responses import FileResponse, Response
 
 from app.crud import datasets
 from app.crud.datasets import Upload
-from app.db.tables import Dataset
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFoundError
 from app.schemas.datasets import DatasetFolderCreate, DatasetPrepareUpdate, DatasetPublic
-from app.settings import Settings
+from core.db.tables import Dataset
+from core.settings import Settings
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 

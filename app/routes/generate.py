@@ -12,13 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from app import inference
+from app import sampling
 from app.crud.artifacts import choose_checkpoint
-from app.db.tables import Checkpoint
 from app.deps import GenerationSlotsDep, GeneratorCacheDep, SessionDep, SettingsDep
 from app.errors import BusyError, InvalidInputError
-from app.generation import GenerationSlots, GeneratorCache
+from app.generator_cache import GenerationSlots, GeneratorCache
 from app.schemas.generate import MAX_SEED, GenerateJson, GenerateRequest, InterpolateRequest
+from core.db.tables import Checkpoint
 
 router = APIRouter(tags=["generate"])
 
@@ -44,18 +44,18 @@ async def generate(
     checkpoint = await _checkpoint(session, body.run_id, body.checkpoint_id)
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
     loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
-    images = await _run_limited(slots, lambda: inference.draw(loader(), n=body.n, seed=seed))
+    images = await _run_limited(slots, lambda: sampling.draw(loader(), n=body.n, seed=seed))
     headers = {"X-Seed": str(seed), "X-Checkpoint-Id": str(checkpoint.id)}
     if body.format == "json":
-        encoded = await run_in_threadpool(inference.png_base64_list, images)
+        encoded = await run_in_threadpool(sampling.png_base64_list, images)
         return JSONResponse(
             {"seed": seed, "checkpoint_id": checkpoint.id, "images": encoded}, headers=headers
         )
     if body.format == "zip":
-        archive = await run_in_threadpool(inference.zip_bytes, images, seed=seed)
+        archive = await run_in_threadpool(sampling.zip_bytes, images, seed=seed)
         headers["Content-Disposition"] = f'attachment; filename="run{body.run_id}-seed{seed}.zip"'
         return Response(archive, media_type="application/zip", headers=headers)
-    png = await run_in_threadpool(lambda: inference.png_bytes(inference.grid_image(images)))
+    png = await run_in_threadpool(lambda: sampling.png_bytes(sampling.grid_image(images)))
     return Response(png, media_type="image/png", headers=headers)
 
 
@@ -73,17 +73,17 @@ async def interpolate(
     loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
     images = await _run_limited(
         slots,
-        lambda: inference.draw_interpolation(
+        lambda: sampling.draw_interpolation(
             loader(), seed_a=body.seed_a, seed_b=body.seed_b, steps=body.steps
         ),
     )
     headers = {"X-Checkpoint-Id": str(checkpoint.id)}
     if body.format == "gif":
         return Response(
-            await run_in_threadpool(inference.gif_bytes, images), media_type="image/gif", headers=headers
+            await run_in_threadpool(sampling.gif_bytes, images), media_type="image/gif", headers=headers
         )
     strip = await run_in_threadpool(
-        lambda: inference.png_bytes(inference.grid_image(images, columns=len(images)))
+        lambda: sampling.png_bytes(sampling.grid_image(images, columns=len(images)))
     )
     return Response(strip, media_type="image/png", headers=headers)
 
@@ -96,7 +96,7 @@ async def _checkpoint(session: Session, run_id: int, checkpoint_id: int | None) 
 
 def _loader(cache: GeneratorCache, checkpoint_id: int, path: str, use_ema: bool) -> Callable[[], Any]:
     return lambda: cache.get(
-        (checkpoint_id, use_ema), lambda: inference.load_generator_file(Path(path), use_ema=use_ema)
+        (checkpoint_id, use_ema), lambda: sampling.load_generator_file(Path(path), use_ema=use_ema)
     )
 
 

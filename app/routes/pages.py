@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from app.crud import artifacts, datasets, metrics, runs
-from app.crud.run_status import ACTIVE
 from app.deps import SessionDep
-from app.routes.html import render
 from app.schemas.runs import run_public
+from app.templating import render
+from core.run_status import ACTIVE
 
 router = APIRouter(include_in_schema=False)
 

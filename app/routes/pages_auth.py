@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.auth import COOKIE_NAME, cookie_value, safe_next, token_matches
 from app.deps import SettingsDep
-from app.routes.html import render
+from app.templating import render
 
 router = APIRouter(include_in_schema=False)
 COOKIE_MAX_AGE_S = 30 * 24 * 3600

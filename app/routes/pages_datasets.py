@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from app.crud import datasets
 from app.crud.datasets import Upload
-from app.db.tables import Dataset
 from app.deps import SessionDep, SettingsDep
 from app.errors import AppError
-from app.routes.html import EVENT_DATASETS_CHANGED, is_htmx, render
-from app.settings import Settings
+from app.templating import EVENT_DATASETS_CHANGED, is_htmx, render
+from core.db.tables import Dataset
+from core.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 

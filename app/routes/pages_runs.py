@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from app import config_form
 from app.crud import artifacts, datasets, metrics, runs
 from app.crud.runs import ConfigError
-from app.db.tables import Run
 from app.deps import GeneratorCacheDep, MetricsCacheDep, SessionDep, SettingsDep
 from app.errors import AppError, InvalidInputError
-from app.routes.html import EVENT_RUN_CHANGED, is_htmx, render
 from app.schemas.runs import RunCreate, RunPublic, run_public
-from app.settings import Settings
+from app.templating import EVENT_RUN_CHANGED, is_htmx, render
+from core.db.tables import Run
+from core.settings import Settings
 from models.config import TrainConfig
 from models.presets import list_presets
 

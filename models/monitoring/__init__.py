@@ -6,6 +6,7 @@ per-epoch quality, acts under its policy and keeps its state in the checkpoints.
 """
 
 from models.monitoring.collapse import DiversityStats, ModeCollapseDetector, sample_diversity
+from models.monitoring.detector_hook import POLICIES, MonitorHook, RatedCheckpoint, quality_from_dict
 from models.monitoring.features import ImageBatchError, RandomFeatures, random_features
 from models.monitoring.fid import (
     ENABLE_HINT,
@@ -17,7 +18,6 @@ from models.monitoring.fid import (
     kernel_distance,
     load_inception,
 )
-from models.monitoring.hook import POLICIES, MonitorHook, RatedCheckpoint, quality_from_dict
 from models.monitoring.overfit import OverfitDetector, OverfitStats, overfit_stats
 from models.monitoring.quality import EpochQuality, epoch_quality
 from models.monitoring.selection import DISQUALIFYING_KINDS, choose_best_epoch, failure_spans

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.main import create_app
-from app.settings import Settings
+from core.settings import Settings
 from tests.backends import backend_params, open_backend
 
 

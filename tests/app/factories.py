@@ -13,8 +13,8 @@ from PIL import Image
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from app.db.tables import Checkpoint, Dataset, Event, GradStat, Grid, Metric, Run
-from app.settings import Settings
+from core.db.tables import Checkpoint, Dataset, Event, GradStat, Grid, Metric, Run
+from core.settings import Settings
 
 TINY_CONFIG: dict[str, Any] = {
     "arch": "dcgan",
@@ -136,7 +136,7 @@ def queued_messages(settings: Settings) -> list[dict[str, Any]]:
         return [json.loads(p.read_text()) for p in sorted(folder.glob("*.msg"))] if folder.is_dir() else []
     import redis
 
-    from worker.celery_app import broker_connection
+    from core.broker import broker_connection
 
     url, options = broker_connection(settings)
     prefix = options.get("global_keyprefix", "")

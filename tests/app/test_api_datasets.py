@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.tables import Dataset
-from app.settings import Settings
+from core.db.tables import Dataset
+from core.settings import Settings
 from tests.app.factories import image_zip, png_bytes, queued_tasks, zip_bytes
 
 

@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.tables import Metric, Run
-from app.settings import Settings
+from core.db.tables import Metric, Run
+from core.settings import Settings
 from models.config import TrainConfig
 from tests.app.factories import (
     TINY_CONFIG,

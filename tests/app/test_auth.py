@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.auth import cookie_value, csrf_token
 from app.main import create_app
-from app.settings import Settings
+from core.settings import Settings
 from tests.app.factories import add_grid, make_dataset, make_run
 
 TOKEN = "s3cret-token-for-tests"

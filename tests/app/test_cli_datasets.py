@@ -16,15 +16,15 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from app.cli import main
-from app.datasets.cache import cache_path
-from app.datasets.options import PrepareOptions
-from app.db.migrate import upgrade_to_head
-from app.db.session import make_engine, make_sessionmaker
-from app.db.tables import Dataset
-from app.settings import Settings
-from tests.app.datasets.http_server import ImageHost, serve
+from cli.main import main
+from core.db.migrate import upgrade_to_head
+from core.db.session import make_engine, make_sessionmaker
+from core.db.tables import Dataset
+from core.settings import Settings
+from datasets.cache import cache_path
+from datasets.options import PrepareOptions
 from tests.app.factories import image_zip, png_bytes, queued_tasks
+from tests.datasets.http_server import ImageHost, serve
 from tests.worker.processes import ROOT, wait_for
 
 
@@ -266,7 +266,7 @@ def test_ctrl_c_keeps_the_downloads_and_queues_the_rest_for_a_worker(
     upgrade_to_head(cli_env)  # so the test can watch the row while the command runs
     env = {**os.environ, "POKEGAN_ALLOW_PRIVATE_URLS": "true"}  # with cli_env's POKEGAN_* settings
     cli = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "datasets", "add", str(source)],
+        [sys.executable, "-m", "cli", "datasets", "add", str(source)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

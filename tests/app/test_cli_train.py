@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torchvision.utils import save_image
 
-from app.cli import main
+from cli.main import main
 from models.generate import generate, load_generator
 from tests.conftest import synthetic_images
 
@@ -32,7 +32,7 @@ SEED_LINE = re.compile(
 
 def pokegan(*args: str | Path, cwd: Path, **popen: object) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "app.cli", *map(str, args)]
+    command = [sys.executable, "-m", "cli", *map(str, args)]
     return subprocess.Popen(command, cwd=cwd, env=env, text=True, **popen)  # type: ignore[call-overload]
 
 

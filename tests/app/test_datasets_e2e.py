@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from app.db.tables import Dataset
 from app.main import create_app
-from app.settings import Settings
-from tests.app.datasets.http_server import ImageHost, serve
+from core.db.tables import Dataset
+from core.settings import Settings
 from tests.app.factories import image_zip, png_bytes
+from tests.datasets.http_server import ImageHost, serve
 from tests.worker.processes import running_worker, wait_for
 
 RED = (255, 0, 0)

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from app.generation import GenerationSlots, GeneratorCache
+from app.generator_cache import GenerationSlots, GeneratorCache
 from models.config import TrainConfig
 from models.sink import ListSink
 from models.store import RunDirStore
@@ -177,7 +177,7 @@ def test_bad_requests(client: TestClient, session: Session, run_with_checkpoints
 
 def test_server_cap_on_n(tmp_path, trained: dict[int, Path]) -> None:
     from app.main import create_app
-    from app.settings import Settings
+    from core.settings import Settings
 
     app = create_app(Settings(data_dir=tmp_path / "data", generate_max_n=8))
     with TestClient(app) as client, app.state.sessionmaker() as session:

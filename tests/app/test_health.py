@@ -7,7 +7,7 @@ import shutil
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
+from core.settings import Settings
 
 
 def test_healthy(client: TestClient) -> None:

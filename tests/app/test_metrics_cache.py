@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, event
 from sqlalchemy.orm import Session
 
-from app.db.tables import Metric, Run
 from app.metrics_cache import MetricsCache
+from core.db.tables import Metric, Run
 from models.config import TrainConfig
 from models.hooks import EpochContext, HookAction
 from models.sink import IterationMetrics, TrainEvent

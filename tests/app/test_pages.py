@@ -7,9 +7,9 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.db.tables import Run
-from app.routes.html import EVENT_RUN_CHANGED
-from app.settings import Settings
+from app.templating import EVENT_RUN_CHANGED
+from core.db.tables import Run
+from core.settings import Settings
 from models.config import TrainConfig
 from tests.app.factories import add_grid, image_zip, make_dataset, make_run
 
@@ -174,7 +174,7 @@ def test_new_run_form_refuses_an_overlong_name_inline(client: TestClient, sessio
 
 
 def test_generate_page_lists_checkpoints_with_best_and_quality(client: TestClient, session: Session) -> None:
-    from app.db.tables import Checkpoint
+    from core.db.tables import Checkpoint
 
     run = make_run(session, make_dataset(session), name="trained", status="completed")
     old = Checkpoint(run_id=run.id, epoch=1, step=10, path="unused", quality={})

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.migrate import upgrade_to_head
-from app.db.session import make_engine, make_sessionmaker
-from app.settings import Settings
+from core.db.migrate import upgrade_to_head
+from core.db.session import make_engine, make_sessionmaker
+from core.settings import Settings
 from tests.backends import Backend, backend_params, open_backend
 
 # Short enough that lost-worker tests finish quickly, long enough for a busy CI machine.

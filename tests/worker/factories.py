@@ -9,10 +9,10 @@ from typing import Any
 from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.crud.run_status import QUEUED
-from app.db.session import session_scope
-from app.db.tables import Dataset, Run
-from app.settings import Settings
+from core.db.session import session_scope
+from core.db.tables import Dataset, Run
+from core.run_status import QUEUED
+from core.settings import Settings
 from models.config import TrainConfig
 
 # A network that trains a step in milliseconds on one CPU thread.

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.tables import Checkpoint, Event, GradStat, Grid, Metric, Run
+from core.db.tables import Checkpoint, Event, GradStat, Grid, Metric, Run
 
 
 def get_run(session_factory: sessionmaker[Session], run_id: int) -> Run:

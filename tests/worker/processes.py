@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from app.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -39,10 +39,10 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 
 def start_worker(settings: Settings, log_path: Path, *extra_args: str) -> subprocess.Popen[bytes]:
-    """`python -m app.cli worker` (the same entry point as `pokegan worker`), logging to log_path."""
+    """`python -m cli worker` (the same entry point as `pokegan worker`), logging to log_path."""
     log = log_path.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker", *extra_args],
+        [sys.executable, "-m", "cli", "worker", *extra_args],
         cwd=ROOT,
         env=worker_env(settings),
         stdout=log,

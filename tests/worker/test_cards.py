@@ -17,7 +17,7 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
-from app.datasets.options import PrepareOptions
+from datasets.options import PrepareOptions
 from models.archs import base_grid
 from models.presets import PRESETS
 from tests.live import LiveStack, live_stack
@@ -27,7 +27,7 @@ CARD_MM = (63, 88)  # width, height of a trading card
 SOURCE_PX = (36, 50)  # the served card images: the card's shape, scaled down
 N_CARDS = 16
 BACKGROUND = (0, 0, 255)  # the dataset's pad colour: must show in what the worker trained on
-GRID_PAD = 2  # padding torchvision's make_grid and app.inference.grid_image put around cells
+GRID_PAD = 2  # padding torchvision's make_grid and app.sampling.grid_image put around cells
 TINY = {  # the preset's shape and arch, with widths that train an epoch in well under a second
     "nz": 8, "ngf": 4, "ndf": 4, "batch_size": 8, "epochs": 1, "device": "cpu",
     "log_every": 1, "grad_stats_every": 1, "holdout_fraction": 0,

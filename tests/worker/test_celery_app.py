@@ -8,11 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.settings import Settings
+from core.queue import IMPORT_TASK, TRAIN_TASK, enqueue_import, enqueue_train
+from core.settings import Settings
 from tests.worker.processes import ROOT
 from worker.celery_app import REDIS_VISIBILITY_TIMEOUT_S, broker_connection, make_celery
-from worker.client import enqueue_import, enqueue_train
-from worker.names import IMPORT_TASK, TRAIN_TASK
 
 
 def test_the_app_acks_late_runs_one_task_at_a_time_and_keeps_no_results(tmp_path: Path) -> None:
@@ -71,7 +70,7 @@ def test_enqueue_puts_task_messages_on_the_right_queues(tmp_path: Path) -> None:
 
 def test_enqueueing_does_not_import_torch(tmp_path: Path) -> None:
     code = (
-        "import sys; from app.settings import Settings; from worker.client import enqueue_train; "
+        "import sys; from core.settings import Settings; from core.queue import enqueue_train; "
         f"enqueue_train(Settings(data_dir={str(tmp_path)!r}), 1); print('torch' in sys.modules)"
     )
     result = subprocess.run(

@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.crud.run_status import COMPLETED, INTERRUPTED, RUNNING, transition
-from app.db.session import session_scope
-from app.db.tables import Run, utcnow
-from app.settings import Settings
+from core.db.session import session_scope
+from core.db.tables import Run, utcnow
+from core.run_status import COMPLETED, INTERRUPTED, RUNNING, transition
+from core.settings import Settings
 from tests.worker.factories import make_dataset, make_run
 from tests.worker.helpers import get_run, set_cancel_requested
-from worker.monitor import RunMonitor
+from worker.heartbeat import RunMonitor
 from worker.training import claim_run
 
 ME = "this-host:1"

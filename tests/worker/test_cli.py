@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from app.cli import main
-from app.commands.serve import UnsafeBindError, check_bind
-from app.commands.worker import worker_argv
-from app.settings import Settings
+from cli.main import main
+from cli.serve import UnsafeBindError, check_bind
+from cli.worker import worker_argv
+from core.settings import Settings
 
 
 @pytest.fixture

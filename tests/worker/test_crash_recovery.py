@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.settings import Settings
+from core.queue import enqueue_train
+from core.settings import Settings
 from models.store import RunDirStore
 from tests.worker.factories import make_dataset, make_run
 from tests.worker.helpers import (
@@ -22,7 +23,6 @@ from tests.worker.helpers import (
     status_in,
 )
 from tests.worker.processes import running_worker, start_worker, stop_worker, wait_for
-from worker.client import enqueue_train
 from worker.recovery import WORKER_LOST_EVENT, watch_lost_runs
 
 TIMEOUT_S = 60

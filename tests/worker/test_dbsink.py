@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.session import session_scope
-from app.db.tables import Event, GradStat, Metric, Run
-from app.settings import Settings
+from core.db.session import session_scope
+from core.db.tables import Event, GradStat, Metric, Run
+from core.settings import Settings
 from models.sink import GradStat as GradRow
 from models.sink import IterationMetrics, TrainEvent
 from tests.worker.factories import make_dataset, make_run

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from app import cli
-from app.commands import serve, worker
-from app.commands.worker import worker_argv
-from app.settings import Settings
+from cli import main as cli
+from cli import serve, worker
+from cli.worker import worker_argv
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTING_NAMES = {f"POKEGAN_{name.upper()}" for name in Settings.model_fields}
@@ -34,7 +34,7 @@ def test_web_and_worker_run_the_entry_points_the_tests_run(compose: dict[str, An
     assert services["web"]["command"] == ["pokegan", "serve", "--no-worker"]
     assert services["worker"]["command"] == ["pokegan", "worker"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["pokegan"] == "app.cli:main"  # tests start `python -m app.cli`, the same main()
+    assert scripts["pokegan"] == "cli.main:main"  # tests start `python -m cli`, the same main()
     web_args = cli.build_parser().parse_args(services["web"]["command"][1:])
     worker_args = cli.build_parser().parse_args(services["worker"]["command"][1:])
     assert (web_args.handler, web_args.no_worker) == (serve.run, True)

@@ -14,12 +14,12 @@ from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.crud.datasets import CSV_SOURCE_NAME
-from app.datasets.layout import DatasetPaths, list_raw_images
-from app.db.session import session_scope
-from app.db.tables import Dataset
-from app.settings import Settings
+from core.db.session import session_scope
+from core.db.tables import Dataset
+from core.queue import enqueue_import
+from core.settings import Settings
+from datasets.layout import DatasetPaths, list_raw_images
 from tests.worker.processes import running_worker, wait_for
-from worker.client import enqueue_import
 from worker.importing import LOCK_NAME, run_import
 
 

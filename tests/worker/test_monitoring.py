@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.tables import Checkpoint, Event, Run
 from app.main import create_app
-from app.settings import Settings
+from core.db.tables import Checkpoint, Event, Run
+from core.settings import Settings
 from tests.worker.factories import make_dataset, make_run
 from tests.worker.helpers import get_run
 from worker.training import run_training

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.crud.run_status import INTERRUPTED, QUEUED, RUNNING, transition
-from app.db.session import session_scope
-from app.db.tables import Checkpoint, Run, utcnow
-from app.settings import Settings
+from core.db.session import session_scope
+from core.db.tables import Checkpoint, Run, utcnow
+from core.run_status import INTERRUPTED, QUEUED, RUNNING, transition
+from core.settings import Settings
 from tests.worker.factories import make_dataset, make_run
 from tests.worker.helpers import events, get_run
 from worker.recovery import (
@@ -26,7 +26,7 @@ from worker.recovery import (
 
 
 class RecordingEnqueue:
-    """Stands in for worker.client.enqueue_train (whose real message is checked in test_celery_app)."""
+    """Stands in for core.queue.enqueue_train (whose real message is checked in test_celery_app)."""
 
     def __init__(self, fail: bool = False) -> None:
         self.run_ids: list[int] = []

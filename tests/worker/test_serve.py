@@ -14,16 +14,16 @@ from pathlib import Path
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.crud.run_status import RUNNING, transition
-from app.db.session import make_engine, make_sessionmaker, session_scope
-from app.db.tables import Run, utcnow
-from app.settings import Settings
+from core.db.session import make_engine, make_sessionmaker, session_scope
+from core.db.tables import Run, utcnow
+from core.queue import enqueue_train
+from core.run_status import RUNNING, transition
+from core.settings import Settings
 from tests.backends import Backend
 from tests.live import live_stack
 from tests.worker.factories import make_dataset, make_run
 from tests.worker.helpers import events, get_run, max_metric_step, metric_steps, status_in
 from tests.worker.processes import wait_for
-from worker.client import enqueue_train
 from worker.recovery import WORKER_LOST_EVENT, parse_identity, process_is_gone
 
 TIMEOUT_S = 60

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.settings import Settings
+from core.queue import enqueue_train
+from core.settings import Settings
 from tests.worker.factories import make_dataset, make_run
 from tests.worker.helpers import (
     checkpoints,
@@ -19,7 +20,6 @@ from tests.worker.helpers import (
     status_in,
 )
 from tests.worker.processes import running_worker, wait_for
-from worker.client import enqueue_train
 from worker.recovery import parse_identity
 
 RUN_TIMEOUT_S = 60
