@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from cli.usage import EXIT_BAD_INPUT, UsageError
+from core.dataset_status import IMPORTING, READY
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -174,9 +175,9 @@ def _add(args: argparse.Namespace, settings: Settings, factory: sessionmaker[Ses
                 session, dataset_id=dataset.id, prepare={**dataset.prepare, "fit": args.fit}
             )
         dataset_id = dataset.id
-    if dataset.status == "importing":
+    if dataset.status == IMPORTING:
         status = _import_inline(settings, factory, dataset_id, rows=int(dataset.stats.get("csv_rows", 0)))
-        if status == "importing":
+        if status == IMPORTING:
             print(
                 f"interrupted: dataset {dataset_id} keeps what was downloaded; a worker (pokegan worker or "
                 "pokegan serve) finishes the import",
@@ -185,11 +186,11 @@ def _add(args: argparse.Namespace, settings: Settings, factory: sessionmaker[Ses
             return EXIT_INTERRUPTED
     with factory() as session:
         dataset = datasets.get_dataset(session, dataset_id=dataset_id)
-        if dataset.status == "importing":  # a worker that started meanwhile took the import's lock first
+        if dataset.status == IMPORTING:  # a worker that started meanwhile took the import's lock first
             print(f"dataset {dataset_id} is being imported by a worker; see `pokegan datasets list`")
             return 0
         _report(dataset)
-        if dataset.status != "ready":
+        if dataset.status != READY:
             return EXIT_FAILED
         if args.size or args.preview:
             _prepare(settings, dataset, args.size or (64, 64), args.preview)

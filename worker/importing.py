@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.dataset_status import FAILED, IMPORTING, READY, transition
 from core.db.session import session_scope
 from core.db.tables import Dataset
 from core.settings import Settings
@@ -30,7 +31,6 @@ from datasets.report import IngestReport, summarise_skipped
 
 log = logging.getLogger(__name__)
 
-IMPORTING, READY, FAILED = "importing", "ready", "failed"
 PROGRESS_EVERY_S = 0.5
 DOWNLOAD_SHARE = 0.9  # of the progress bar; thumbnails take the rest
 LOCK_NAME = ".import.lock"
@@ -163,7 +163,7 @@ def _finish(
         dataset = session.get(Dataset, dataset_id)
         if dataset is None:
             return None
-        dataset.status, dataset.error, dataset.progress = status, error, 1.0
+        transition(session, dataset, status, error=error)
         if image_count is not None:
             dataset.image_count = image_count
         if skipped:

@@ -11,6 +11,7 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutting_down
 from sqlalchemy import select
 
+from core.dataset_status import IMPORTING
 from core.db.tables import Dataset
 from worker.context import WorkerContext
 from worker.recovery import recover_runs, recovery_interval_s, worker_identity
@@ -63,7 +64,7 @@ def requeue_unfinished_imports(context: WorkerContext) -> list[int]:
     from core.queue import enqueue_import
 
     with context.session_factory() as session:
-        dataset_ids = list(session.scalars(select(Dataset.id).where(Dataset.status == "importing")))
+        dataset_ids = list(session.scalars(select(Dataset.id).where(Dataset.status == IMPORTING)))
     for dataset_id in dataset_ids:
         enqueue_import(context.settings, dataset_id)
         log.info("dataset %s: unfinished import queued again", dataset_id)

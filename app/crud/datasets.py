@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import ConflictError, InvalidInputError, NotFoundError, TooLargeError, UnavailableError
+from core import dataset_status
+from core.dataset_status import FAILED, IMPORTING, READY
 from core.db.tables import Dataset, Run
 from core.settings import Settings
 from datasets.errors import DatasetError, DatasetTooLarge, NoImagesFound
@@ -182,7 +184,7 @@ def _create_ready_dataset(
         stats["source"] = source
     dataset = Dataset(
         name=name[:200],
-        status="ready",
+        status=READY,
         source_kind=KIND_NAMES.get(report.kind, report.kind.value),
         image_count=image_count,
         progress=1.0,
@@ -205,7 +207,7 @@ def _create_csv_dataset(
     shutil.move(csv_path, folder / CSV_SOURCE_NAME)
     dataset = Dataset(
         name=name[:200],
-        status="importing",
+        status=IMPORTING,
         source_kind="csv",
         image_count=0,
         progress=0.0,
@@ -220,7 +222,7 @@ def _create_csv_dataset(
     try:
         enqueue_import(settings, dataset.id)
     except Exception as exc:  # the broker is down: record why instead of leaving it "importing" forever
-        dataset.status, dataset.error = "failed", f"could not queue the import: {exc}"
+        dataset_status.transition(session, dataset, FAILED, error=f"could not queue the import: {exc}")
         session.commit()
         raise UnavailableError(
             f"the task queue is unreachable ({exc}); dataset {dataset.id} was marked failed"
@@ -254,7 +256,7 @@ def thumbnails(raw_dir: Path, out_dir: Path, size: int, *, limits: DatasetLimits
 def thumbnail_names(settings: Settings, dataset: Dataset, *, limit: int = PREVIEW_COUNT) -> list[str]:
     """File names of the dataset's thumbnails (made on first use for datasets imported by the worker)."""
     paths = DatasetPaths(settings.dataset_dir(dataset.id))
-    if dataset.status == "ready" and not paths.thumbs.is_dir() and paths.raw.is_dir():
+    if dataset.status == READY and not paths.thumbs.is_dir() and paths.raw.is_dir():
         thumbnails(paths.raw, paths.thumbs, THUMBNAIL_PX, limits=dataset_limits(settings))
     if not paths.thumbs.is_dir():
         return []
@@ -291,7 +293,7 @@ def preview_png(settings: Settings, dataset: Dataset) -> bytes | None:
     paths = DatasetPaths(settings.dataset_dir(dataset.id))
     cached = paths.root / PREVIEW_FILE
     if not cached.is_file():
-        if dataset.status != "ready" or not list_raw_images(paths.raw):
+        if dataset.status != READY or not list_raw_images(paths.raw):
             return None
         from datasets.preview import preview_grid
 
@@ -345,7 +347,7 @@ def prepare_for_training(
     from datasets.cache import load_or_prepare
     from datasets.options import PrepareOptions
 
-    if dataset.status != "ready":
+    if dataset.status != READY:
         raise ConflictError(f"dataset {dataset.id} is {dataset.status}; its images are not ready to prepare")
     try:
         options = PrepareOptions(**{**dataset.prepare, "height": height, "width": width})

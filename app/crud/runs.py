@@ -17,6 +17,7 @@ from app.crud.datasets import effective_image_count
 from app.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
 from app.schemas.runs import RunCreate
 from core import run_status
+from core.dataset_status import READY
 from core.db.tables import Checkpoint, Dataset, Event, GradStat, Grid, Metric, Run
 from core.settings import Settings
 from models.config import TrainConfig
@@ -141,7 +142,7 @@ def _ready_dataset(session: Session, dataset_id: int) -> Dataset:
     dataset = session.get(Dataset, dataset_id)
     if dataset is None:
         raise NotFoundError(f"dataset {dataset_id} does not exist")
-    if dataset.status != "ready":
+    if dataset.status != READY:
         raise ConflictError(
             f"dataset {dataset_id} is {dataset.status}, not ready; wait for its import to finish"
         )

@@ -17,6 +17,7 @@ from app.crud.datasets import Upload
 from app.deps import SessionDep, SettingsDep
 from app.errors import AppError
 from app.templating import EVENT_DATASETS_CHANGED, is_htmx, render
+from core.dataset_status import IMPORTING
 from core.db.tables import Dataset
 from core.settings import Settings
 
@@ -186,7 +187,7 @@ def _list_context(session: Session, settings: Settings) -> dict[str, Any]:
     return {
         "nav": "datasets",
         "datasets": all_datasets,
-        "any_importing": any(d.status == "importing" for d in all_datasets),
+        "any_importing": any(d.status == IMPORTING for d in all_datasets),
         "max_upload_mb": settings.max_upload_mb,
         "folder_roots": [str(root) for root in settings.folder_import_roots],
     }

@@ -18,6 +18,7 @@ from app.deps import GeneratorCacheDep, MetricsCacheDep, SessionDep, SettingsDep
 from app.errors import AppError, InvalidInputError
 from app.schemas.runs import RunCreate, RunPublic, run_public
 from app.templating import EVENT_RUN_CHANGED, is_htmx, render
+from core.dataset_status import READY
 from core.db.tables import Run
 from core.settings import Settings
 from models.config import TrainConfig
@@ -145,7 +146,7 @@ def _form_context(
     except AppError:
         base = TrainConfig().model_dump(mode="json")
     shown = {**base, **values}
-    ready = [d for d in datasets.list_datasets(session) if d.status == "ready"]
+    ready = [d for d in datasets.list_datasets(session) if d.status == READY]
     if dataset_id is None and ready:
         dataset_id = ready[0].id
     return {

@@ -34,7 +34,8 @@ class Dataset(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="importing")  # importing | ready | failed
+    status: Mapped[str] = mapped_column(String(20), default="importing")  # importing | ready | failed;
+    # change only via core.dataset_status.transition
     source_kind: Mapped[str] = mapped_column(String(20))  # zip | tar | csv | images | folder
     image_count: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1 while importing
@@ -56,7 +57,7 @@ class Run(Base):
     preset: Mapped[str | None] = mapped_column(String(60))
     config: Mapped[dict[str, Any]] = mapped_column()
     # queued | running | completed | failed | cancelled | interrupted;
-    # change only via app.crud.runs.transition
+    # change only via core.run_status.transition
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     epoch: Mapped[int] = mapped_column(Integer, default=0)
     iteration: Mapped[int] = mapped_column(Integer, default=0)
