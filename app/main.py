@@ -19,6 +19,7 @@ from app.metrics_cache import MetricsCache
 from app.routes import (
     api_datasets,
     api_runs,
+    api_series,
     generate,
     health,
     pages,
@@ -67,7 +68,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.middleware("http")(upload_size_guard(settings))
     app.middleware("http")(token_guard(settings))
-    for module in (health, api_datasets, api_runs, generate, pages, pages_auth, pages_datasets, pages_runs):
+    for module in (
+        health,
+        api_datasets,
+        api_runs,
+        api_series,
+        generate,
+        pages,
+        pages_auth,
+        pages_datasets,
+        pages_runs,
+    ):
         app.include_router(module.router)
     return app
 

@@ -26,7 +26,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.crud.metrics import METRIC_COLUMNS, metric_array
+from app.crud.metrics import metric_array, metric_columns
 from core.db.tables import Metric, Run
 
 
@@ -81,7 +81,7 @@ class MetricsCache:
         stat = _stat(session, run_id)
         if stat is None:
             self.discard(run_id)
-            return np.empty((0, len(METRIC_COLUMNS)))
+            return np.empty((0, len(metric_columns())))
         entry = self._get(run_id)
         data = self._brought_up_to_date(session, run_id, entry, stat) if entry is not None else None
         if data is None:
@@ -109,7 +109,11 @@ class MetricsCache:
     ) -> np.ndarray | None:
         """The cached rows plus any appended since, or None when rows were rewritten (read them all)."""
         cached = len(entry.data)
-        if entry.version != stat.version or stat.count < cached:
+        if (
+            entry.version != stat.version
+            or stat.count < cached
+            or entry.data.shape[1] != len(metric_columns())
+        ):
             return None
         if stat.count == cached:
             self._count(hits=1)

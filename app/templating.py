@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from app.auth import csrf_token, is_authorised
 from app.errors import AppError
 from app.run_timing import format_duration
+from models import series
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -27,6 +28,8 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.globals["events"] = EVENTS
 templates.env.globals["active_statuses"] = ACTIVE_STATUSES
 templates.env.filters["duration"] = format_duration
+templates.env.globals["metric_series"] = series.public_list  # a function: series declared later count too
+templates.env.globals["metric_charts"] = series.CHARTS
 
 
 def auth_state(request: Request) -> str:

@@ -45,13 +45,14 @@ from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from app.crud.metrics import INT_COLUMNS, SERIES, metric_array, points_as_dicts
+from app.crud.metrics import INT_COLUMNS, metric_array, points_as_dicts
 from app.downsample import minmax_indices
 from app.metrics_cache import MetricsCache
 from core.db.session import make_engine, make_sessionmaker
 from core.db.tables import Dataset, Metric, Run
 from core.settings import Settings
 from models.config import TrainConfig
+from models.series import names as series_names
 from tests.live import live_stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -170,7 +171,7 @@ def completed_run(dataset_id: int, steps: int) -> Run:
 def add_metric_rows(session: Session, run_id: int, values: np.ndarray) -> None:
     rows = [
         {"run_id": run_id, "step": i + 1, "epoch": i // ITERS_PER_EPOCH, "iteration": i % ITERS_PER_EPOCH}
-        | dict(zip(SERIES, map(float, row), strict=True))
+        | dict(zip(series_names(), map(float, row), strict=True))
         for i, row in enumerate(values)
     ]
     session.execute(insert(Metric), rows)

@@ -11,20 +11,36 @@ from pathlib import Path
 from typing import Any, Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class IterationMetrics:
-    """One row per optimisation step, in the seed's vocabulary.
+    """One row per optimisation step: its position and the value of every declared series (models/series.py).
 
-    D_x, D_G_z1 are measured before the D step, D_G_z2 after it (in the G step)."""
+    In the seed's vocabulary D_x, D_G_z1 are measured before the D step, D_G_z2 after it (in the G step).
+    Series read as attributes too (row.loss_d), and may be given as keywords, which dataclasses.replace uses:
+    replace(row, loss_d=0.0) changes one series."""
 
     step: int
     epoch: int
     iteration: int
-    loss_d: float
-    loss_g: float
-    d_x: float
-    d_g_z1: float
-    d_g_z2: float
+    values: dict[str, float]
+
+    def __init__(
+        self, step: int, epoch: int, iteration: int, values: dict[str, float] | None = None, **series: float
+    ) -> None:
+        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "epoch", epoch)
+        object.__setattr__(self, "iteration", iteration)
+        object.__setattr__(self, "values", {**(values or {}), **series})
+
+    def __getattr__(self, name: str) -> float:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(f"IterationMetrics has no series {name!r}") from None
+
+    def flat(self) -> dict[str, Any]:
+        """{step, epoch, iteration, <series>...}: the row as the CLI's metrics.jsonl and the API spell it."""
+        return {"step": self.step, "epoch": self.epoch, "iteration": self.iteration, **self.values}
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,7 @@ class JsonlSink:
         self._pending: list[dict[str, Any]] = []
 
     def log_iteration(self, row: IterationMetrics) -> None:
-        self._pending.append({"type": "iteration", **asdict(row)})
+        self._pending.append({"type": "iteration", **row.flat()})
 
     def log_grad_stats(self, rows: list[GradStat]) -> None:
         self._pending.extend({"type": "grad", **asdict(r)} for r in rows)

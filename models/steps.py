@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models import losses
+from models import losses, series
 from models.ema import update_ema
 from models.sink import GradStat
 from models.training_state import TrainingState
@@ -15,7 +15,7 @@ from models.training_state import TrainingState
 
 @dataclass
 class StepOutput:
-    values: list[float]  # loss_d, loss_g, d_x, d_g_z1, d_g_z2 (one device sync for all five)
+    values: dict[str, float]  # every declared series (models/series.py), with one device sync for all
     grad_stats: list[GradStat]
 
 
@@ -31,7 +31,8 @@ def train_step(s: TrainingState, real: torch.Tensor, *, collect_grads: bool) -> 
     loss_g, d_g_z2, g_stats = g_step(s, fake, feats_real, collect_grads=collect_grads)
     s.sched_g.step()
     s.sched_d.step()
-    values = torch.stack([loss_d, loss_g, d_x, d_g_z1, d_g_z2]).tolist()
+    tensors = {"loss_d": loss_d, "loss_g": loss_g, "d_x": d_x, "d_g_z1": d_g_z1, "d_g_z2": d_g_z2}
+    values = series.step_values(tensors, s)
     return StepOutput(values=values, grad_stats=d_stats + g_stats)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 from torchvision.utils import make_grid
 
+from models import series
 from models.config import TrainConfig
 from models.device import resolve_amp, resolve_device, to_device
 from models.errors import TrainingError
@@ -45,6 +46,13 @@ from models.training_state import (
 __all__ = ["Progress", "TrainResult", "TrainingError", "epoch_order", "train"]
 
 LOG_LINE = "[%d/%d][%d/%d] Loss_D: %.4f Loss_G: %.4f D(x): %.4f D(G(z)): %.4f / %.4f"
+
+
+def log_line(epoch: int, epochs: int, i: int, iters: int, values: dict[str, float]) -> str:
+    """The seed's log line (pytorch/examples dcgan), then any further series as `label: value`."""
+    line = LOG_LINE % (epoch, epochs, i, iters, *(values[name] for name in series.SEED_SERIES))
+    extra = [f"{s.label}: {values[s.name]:.4f}" for s in series.SERIES if s.name not in series.SEED_SERIES]
+    return " ".join([line, *extra])
 
 
 @dataclass(frozen=True)
@@ -275,25 +283,24 @@ def _iteration(run: _Run, order: torch.Tensor) -> None:
     real = s.to_images(run.data.index_select(0, idx))
     collect = cfg.grad_stats_every > 0 and (s.step + 1) % cfg.grad_stats_every == 0
     out = train_step(s, real, collect_grads=collect)
-    if not all(math.isfinite(v) for v in out.values):
-        names = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
+    if not all(math.isfinite(v) for v in out.values.values()):
         raise _Rollback(
             "nan_rollback",
             f"non-finite loss at step {s.step + 1}",
             step=s.step + 1,
-            evidence={k: repr(v) for k, v in zip(names, out.values, strict=True)},
+            evidence={k: repr(v) for k, v in out.values.items()},
         )
     s.step += 1
     s.iteration += 1
     run.images += real.size(0)
-    row = IterationMetrics(s.step, s.epoch, i, *out.values)
+    row = IterationMetrics(s.step, s.epoch, i, out.values)
     run.sink.log_iteration(row)
     if out.grad_stats:
         run.sink.log_grad_stats(out.grad_stats)
     for hook in run.hooks:
         hook.on_iteration(row)
     if i % cfg.log_every == 0 or s.iteration == s.iters_per_epoch:
-        run.log(LOG_LINE % (s.epoch, cfg.epochs, i, s.iters_per_epoch, *out.values))
+        run.log(log_line(s.epoch, cfg.epochs, i, s.iters_per_epoch, out.values))
     _report_progress(run)
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import ColumnElement, delete, insert, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db.metric_values import insert_values
 from core.db.session import session_scope
 from core.db.tables import Event, GradStat, Metric, Run
 from models.sink import GradStat as GradRow
@@ -153,7 +154,7 @@ def _write_batch(session: Session, run_id: int, batch: _Batch) -> None:
     if batch.iterations:
         by_step = {row.step: row for row in batch.iterations}  # the last row logged for a step wins
         _delete_metrics(session, run_id, Metric.step.in_(by_step))
-        session.execute(insert(Metric), [{"run_id": run_id, **asdict(r)} for r in by_step.values()])
+        session.execute(insert(Metric), [insert_values(run_id, r) for r in by_step.values()])
     if batch.grads:
         by_key = {(r.step, r.net, r.layer): r for r in batch.grads}
         key = tuple_(GradStat.step, GradStat.net, GradStat.layer)

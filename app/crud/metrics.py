@@ -13,11 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.downsample import minmax_indices
+from core.db.metric_values import POSITION_COLUMNS, extra_series, parse_extra
 from core.db.tables import Event, GradStat, Metric
+from models import series
 
-INT_COLUMNS = ("step", "epoch", "iteration")
-SERIES = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
-METRIC_COLUMNS = INT_COLUMNS + SERIES
+INT_COLUMNS = POSITION_COLUMNS
+
+
+def metric_columns() -> tuple[str, ...]:
+    """The columns of a metric_array: position, then every declared series in declaration order."""
+    return INT_COLUMNS + series.names()
 
 
 def metric_array(
@@ -28,10 +33,13 @@ def metric_array(
     up_to_step: int | None = None,
     limit: int | None = None,
 ) -> np.ndarray:
-    """Rows with after_step < step <= up_to_step, in step order, x METRIC_COLUMNS as float64 (NULL: NaN)."""
+    """Rows with after_step < step <= up_to_step, in step order, x metric_columns() as float64 (NULL: NaN)."""
     table = Metric.__table__
+    names = metric_columns()
+    extras = extra_series()
+    stored = [name for name in names if name not in extras]
     query = (
-        select(*(table.c[name] for name in METRIC_COLUMNS))
+        select(*(table.c[name] for name in stored), *((table.c.extra,) if extras else ()))
         .where(table.c.run_id == run_id, table.c.step > after_step)
         .order_by(table.c.step)
     )
@@ -42,8 +50,14 @@ def metric_array(
     # The DBAPI cursor's plain tuples: numpy converts them ~40x faster than SQLAlchemy Row objects.
     rows = session.connection().execute(query).cursor.fetchall()
     if not rows:
-        return np.empty((0, len(METRIC_COLUMNS)))
-    return np.array(rows, dtype=np.float64)
+        return np.empty((0, len(names)))
+    if not extras:
+        return np.array(rows, dtype=np.float64)
+    columns = np.array([row[:-1] for row in rows], dtype=np.float64)
+    extra = np.array([parse_extra(row[-1], extras) for row in rows], dtype=np.float64)
+    data = np.concatenate([columns, extra], axis=1)
+    order = [(stored + list(extras)).index(name) for name in names]
+    return data[:, order]
 
 
 def read_metrics(
@@ -67,14 +81,15 @@ def downsampled_points(data: np.ndarray, *, max_points: int | None = None) -> li
 
 
 def points_as_dicts(data: np.ndarray) -> list[dict[str, Any]]:
+    names = series.names()
     ints = data[:, : len(INT_COLUMNS)].astype(np.int64).tolist()
-    series = data[:, len(INT_COLUMNS) :]
+    values = data[:, len(INT_COLUMNS) :]
     # JSON has no NaN or infinity: send null so a chart shows a gap instead of the request failing.
-    cleaned = np.where(np.isfinite(series), series, np.nan).tolist()
+    cleaned = np.where(np.isfinite(values), values, np.nan).tolist()
     return [
         {
             **dict(zip(INT_COLUMNS, head, strict=True)),
-            **{name: (None if value != value else value) for name, value in zip(SERIES, tail, strict=True)},
+            **{name: (None if value != value else value) for name, value in zip(names, tail, strict=True)},
         }
         for head, tail in zip(ints, cleaned, strict=True)
     ]

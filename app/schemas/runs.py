@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from models import series
 
 
 class RunBase(BaseModel):
@@ -95,17 +97,30 @@ class GradStatPublic(BaseModel):
     max_abs: float
 
 
-class MetricPoint(BaseModel):
-    """One training step in the seed's vocabulary (D(x), D(G(z)) before the D step and after the G step)."""
-
+class _MetricPosition(BaseModel):
     step: int
     epoch: int
     iteration: int
-    loss_d: float | None
-    loss_g: float | None
-    d_x: float | None
-    d_g_z1: float | None
-    d_g_z2: float | None
+
+
+# One training step: its position and every declared series (models/series.py), null where not finite.
+MetricPoint = create_model(
+    "MetricPoint",
+    __base__=_MetricPosition,
+    __doc__="One training step: D(x), D(G(z)) before the D step and after the G step, and any later series.",
+    **{s.name: (float | None, Field(description=s.help or s.label)) for s in series.SERIES},
+)
+
+
+class SeriesPublic(BaseModel):
+    """A metric series as the charts draw it: GET /api/series (the run page embeds the same list)."""
+
+    name: str
+    label: str
+    chart: str
+    loss: str | None
+    color: str
+    help: str
 
 
 def run_public(run: Any) -> RunPublic:

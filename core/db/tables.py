@@ -102,6 +102,8 @@ class Metric(Base):
     d_x: Mapped[float] = mapped_column(Float)
     d_g_z1: Mapped[float] = mapped_column(Float)
     d_g_z2: Mapped[float] = mapped_column(Float)
+    # series declared after these five, by name (core/db/metric_values.py); NULL when there are none
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Checkpoint(Base):

@@ -12,9 +12,10 @@ from typing import Any
 
 from models.monitoring.episode import Episode, json_number, transition_event
 from models.monitoring.settings import DetectorSettings
+from models.series import SEED_SERIES
 from models.sink import IterationMetrics, TrainEvent
 
-FIELDS = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
+FIELDS = SEED_SERIES  # the rolling windows (and their saved state) hold these, in this order
 
 
 class RollingWindow:

@@ -13,16 +13,13 @@
   const { MetricChart } = window.PokeganCharts;
   const smoothingInput = document.getElementById("smoothing");
   const smoothing = parseFloat(smoothingInput.value);
-  const lossChart = new MetricChart(document.getElementById("chart-loss"), [
-    { key: "loss_d", label: "Loss_D", color: "#ff6b6b" },
-    { key: "loss_g", label: "Loss_G", color: "#5aa9ff" },
-  ], { smoothing });
-  const dChart = new MetricChart(document.getElementById("chart-d"), [
-    { key: "d_x", label: "D(x)", color: "#4cc38a" },
-    { key: "d_g_z1", label: "D(G(z)) before", color: "#f2c94c" },
-    { key: "d_g_z2", label: "D(G(z)) after", color: "#b197fc" },
-  ], { smoothing });
-  const allCharts = [lossChart, dChart];
+  // The series come from the server (models/series.py), each drawn on the chart its `chart` names.
+  const seriesList = JSON.parse(document.getElementById("series-list").textContent);
+  const allCharts = Array.from(charts.querySelectorAll("[data-chart]")).map((el) => new MetricChart(
+    el,
+    seriesList.filter((s) => s.chart === el.dataset.chart).map((s) => ({ key: s.name, label: s.label, color: s.color })),
+    { smoothing },
+  ));
 
   smoothingInput.addEventListener("input", () => {
     const a = parseFloat(smoothingInput.value);

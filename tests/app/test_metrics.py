@@ -9,9 +9,11 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.crud.metrics import SERIES
 from app.downsample import minmax_indices
+from models.series import names
 from tests.app.factories import add_metrics, make_dataset, make_run
+
+SERIES = names()
 
 
 def test_points_are_ordered_and_follow_after_step_and_limit(client: TestClient, session: Session) -> None:

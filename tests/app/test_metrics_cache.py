@@ -69,7 +69,8 @@ def whole(client: TestClient, run_id: int, **params: Any) -> list[dict[str, Any]
 
 
 def row(step: int, loss_d: float = 1.0) -> IterationMetrics:
-    return IterationMetrics(step, step // 100, step % 100, loss_d, float(step), 0.5, 0.4, 0.3)
+    values = {"loss_d": loss_d, "loss_g": float(step), "d_x": 0.5, "d_g_z1": 0.4, "d_g_z2": 0.3}
+    return IterationMetrics(step, step // 100, step % 100, values)
 
 
 def log_rows(sink: DbSink, steps: range, loss_d: float = 1.0) -> None:
