@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import datasets, generate, migrate, serve, train, worker
+from cli import datasets, generate, migrate, presets, serve, train, worker
 
-COMMANDS = (serve, worker, migrate, train, generate, datasets)
+COMMANDS = (serve, worker, migrate, train, presets, generate, datasets)
 
 
 def build_parser() -> argparse.ArgumentParser:

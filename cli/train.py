@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from cli.usage import EXIT_BAD_INPUT, UsageError
+from models.presets import PRESETS
 
 if TYPE_CHECKING:
     import torch
@@ -39,7 +40,9 @@ def add_parser(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument("data", type=Path, metavar="DATA", help="a folder, .zip or .tar(.gz) of images")
     parser.add_argument(
         "--preset",
-        help=f"named starting config (default {DEFAULT_PRESET}; with --resume, the run's saved config.json)",
+        metavar="NAME",
+        help=f"named starting config, one of: {', '.join(PRESETS)} (default {DEFAULT_PRESET}; with --resume, "
+        "the run's saved config.json); `pokegan presets` describes them",
     )
     parser.add_argument(
         "--set",

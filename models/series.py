@@ -44,9 +44,7 @@ _SEED = [
     Series("loss_d", "Loss_D", "loss", "D", "#ff6b6b", "D's loss on one real and one fake batch"),
     Series("loss_g", "Loss_G", "loss", "G", "#5aa9ff", "G's loss"),
     Series("d_x", "D(x)", "d_output", "D", "#4cc38a", "D's mean score for real images"),
-    Series(
-        "d_g_z1", "D(G(z)) before", "d_output", "D", "#f2c94c", "D on fakes before its step"
-    ),
+    Series("d_g_z1", "D(G(z)) before", "d_output", "D", "#f2c94c", "D on fakes before its step"),
     Series("d_g_z2", "D(G(z)) after", "d_output", "G", "#b197fc", "D on fakes after its step"),
 ]
 # What every GAN step returns, the detectors watch and the seed's log line prints, in this order.

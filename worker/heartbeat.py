@@ -1,6 +1,7 @@
 """The worker's view of one running run: heartbeat, abort checks and throttled progress updates.
 
-The loop thread calls should_abort() every iteration and on_progress() as it goes; a daemon ticker thread
+The loop thread calls should_abort() every iteration (it reads the cancel flag at most once per
+CANCEL_CHECK_EVERY_S) and on_progress() as it goes; a daemon ticker thread
 beats runs.heartbeat_at and runs a periodic callback (the sink's flush_if_due) so new metric rows reach the
 database within about a second even while the loop is busy with a long epoch-end step.
 """
@@ -24,6 +25,7 @@ from core.run_status import RUNNING
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 1.0
+CANCEL_CHECK_EVERY_S = 1.0  # a cancel takes effect within this long or one iteration, whichever is later
 TICK_S = 0.25
 
 
@@ -37,6 +39,7 @@ class RunMonitor:
         heartbeat_interval_s: float,
         shutdown: threading.Event | None = None,
         on_tick: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session_factory = session_factory
         self.run_id = run_id
@@ -48,6 +51,8 @@ class RunMonitor:
         self.cancel_seen = False
         self._stop_ticker = threading.Event()
         self._last_progress = 0.0
+        self._clock = clock
+        self._cancel_checked_at: float | None = None
 
     # called from the training loop
 
@@ -55,6 +60,10 @@ class RunMonitor:
         """Stop when the user cancelled, the worker is shutting down, or the run is no longer ours."""
         if self.shutdown.is_set() or self.lost.is_set():
             return True
+        now = self._clock()
+        if self._cancel_checked_at is not None and now - self._cancel_checked_at < CANCEL_CHECK_EVERY_S:
+            return self.cancel_seen
+        self._cancel_checked_at = now
         with self.session_factory() as session:
             self.cancel_seen = bool(session.scalar(select(Run.cancel_requested).where(Run.id == self.run_id)))
         return self.cancel_seen

@@ -170,7 +170,8 @@ def test_fid_kid_with_an_injected_extractor(train: torch.Tensor) -> None:
     assert (close.n_fake, close.n_real) == (48, 128)
     assert fid_kid_with(extractor, fake, train) == close
     grey = fid_kid_with(extractor, fake[:, :1], train[:, :1])  # grey images are repeated to RGB
-    assert grey.fid >= 0
+    as_rgb = fid_kid_with(extractor, fake[:, :1].repeat(1, 3, 1, 1), train[:, :1].repeat(1, 3, 1, 1))
+    assert grey == as_rgb and grey.fid != close.fid
 
 
 def test_fid_unavailable_without_a_weights_path(train: torch.Tensor) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.session import session_scope
@@ -15,10 +16,18 @@ from core.run_status import COMPLETED, INTERRUPTED, RUNNING, transition
 from core.settings import Settings
 from tests.worker.factories import make_dataset, make_run
 from tests.worker.helpers import get_run, set_cancel_requested
-from worker.heartbeat import RunMonitor
+from worker.heartbeat import CANCEL_CHECK_EVERY_S, RunMonitor
 from worker.training import claim_run
 
 ME = "this-host:1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -101,7 +110,8 @@ def test_the_monitor_beats_reports_progress_and_sees_cancel(
 ) -> None:
     claim_run(settings, session_factory, run_id, ME)
     old_beat = get_run(session_factory, run_id).heartbeat_at
-    monitor = RunMonitor(session_factory, run_id, ME, heartbeat_interval_s=0.1)
+    clock = Clock()
+    monitor = RunMonitor(session_factory, run_id, ME, heartbeat_interval_s=0.1, clock=clock)
     assert monitor.beat() and get_run(session_factory, run_id).heartbeat_at > old_beat
     monitor.on_progress(FakeProgress())
     monitor.on_progress(FakeProgress(step=4))  # within a second of the last write: skipped
@@ -111,7 +121,35 @@ def test_the_monitor_beats_reports_progress_and_sees_cancel(
     assert get_run(session_factory, run_id).step == 5
     assert not monitor.should_abort()
     set_cancel_requested(session_factory, run_id)
+    clock.now += CANCEL_CHECK_EVERY_S  # the flag is read at most once a second
     assert monitor.should_abort() and monitor.cancel_seen
+
+
+def test_the_cancel_flag_is_read_at_most_once_a_second_and_a_cancel_lands_within_one(
+    settings: Settings, session_factory: sessionmaker[Session], run_id: int
+) -> None:
+    claim_run(settings, session_factory, run_id, ME)
+    clock = Clock()
+    monitor = RunMonitor(session_factory, run_id, ME, heartbeat_interval_s=0.1, clock=clock)
+    engine = session_factory.kw["bind"]
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().startswith("SELECT runs.cancel_requested"):  # the monitor's read alone
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(200):  # 200 iterations within 0.99 s: one read
+            assert not monitor.should_abort()
+            clock.now += 0.99 / 200
+        assert len(reads) == 1
+        set_cancel_requested(session_factory, run_id)
+        assert not monitor.should_abort()  # still inside the second since the last read
+        clock.now += 0.02
+        assert monitor.should_abort() and len(reads) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_the_monitor_stops_the_loop_when_the_run_is_no_longer_ours(
