@@ -19,7 +19,7 @@ from tests.live import live_stack
 # the first upload to a fresh server can take seconds while its workers import torch beside it
 http = httpx.Client(timeout=60.0)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"

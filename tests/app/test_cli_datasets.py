@@ -258,6 +258,7 @@ def slow_host() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_downloads_and_queues_the_rest_for_a_worker(
     cli_env: Settings, slow_host: str, tmp_path: Path
 ) -> None:

@@ -57,6 +57,7 @@ def iteration_steps(run_dir: Path) -> list[int]:
     return [row["step"] for row in rows if row["type"] == "iteration"]
 
 
+@pytest.mark.slow
 def test_train_then_generate(tmp_path: Path, image_folder: Path) -> None:
     run_dir = tmp_path / "run"
     args = ("train", image_folder, *TINY, "epochs=1", "grad_stats_every=1", "--out", run_dir)
@@ -91,6 +92,7 @@ def test_train_then_generate(tmp_path: Path, image_folder: Path) -> None:
     assert Image.open(out_png).tobytes() == Image.open(expected).tobytes()
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path: Path, image_folder: Path) -> None:
     run_dir = tmp_path / "run"
     process = pokegan(

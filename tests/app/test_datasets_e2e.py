@@ -174,6 +174,7 @@ def image_host() -> Iterator[ImageHost]:
         yield host
 
 
+@pytest.mark.slow
 def test_csv_imports_report_what_failed_and_end_ready_or_failed(
     settings: Settings, image_host: ImageHost, tmp_path: Path
 ) -> None:

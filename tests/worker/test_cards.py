@@ -150,6 +150,7 @@ def test_the_cards_preset_is_the_card_like_shape_that_wastes_least() -> None:
     assert padded_share(96, 128) < 0.05 < padded_share(64, 96)
 
 
+@pytest.mark.slow
 def test_a_csv_of_cards_imports_through_the_worker_with_its_failures_reported(trained: TrainedCards) -> None:
     dataset = trained.dataset
     assert (dataset["status"], dataset["image_count"], dataset["error"]) == ("ready", N_CARDS, None)
@@ -157,6 +158,7 @@ def test_a_csv_of_cards_imports_through_the_worker_with_its_failures_reported(tr
     assert skipped["item"].startswith(f"row {N_CARDS + 1} (") and "404" in skipped["reason"]
 
 
+@pytest.mark.slow
 def test_the_run_trains_at_card_shape_on_the_datasets_preparation(
     trained: TrainedCards, stack: LiveStack
 ) -> None:
@@ -181,6 +183,7 @@ def test_the_run_trains_at_card_shape_on_the_datasets_preparation(
     assert cell_shape(png_size(grid.content), 8, 8) == (96, 128)  # 64 fixed-noise samples
 
 
+@pytest.mark.slow
 def test_generate_draws_card_shaped_images(trained: TrainedCards) -> None:
     with httpx.Client(base_url=trained.base_url, timeout=60) as client:
         grid = client.post("/generate", json={"run_id": trained.run["id"], "n": 6, "seed": 3})
@@ -192,6 +195,7 @@ def test_generate_draws_card_shaped_images(trained: TrainedCards) -> None:
     assert [png_size(base64.b64decode(b64)) for b64 in single.json()["images"]] == [(96, 128)] * 2
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_the_pages_show_card_images_at_their_aspect(trained: TrainedCards) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")

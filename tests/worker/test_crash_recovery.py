@@ -7,6 +7,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.queue import enqueue_train
@@ -24,6 +25,8 @@ from tests.worker.helpers import (
 )
 from tests.worker.processes import running_worker, start_worker, stop_worker, wait_for
 from worker.recovery import WORKER_LOST_EVENT, watch_lost_runs
+
+pytestmark = pytest.mark.slow  # real processes
 
 TIMEOUT_S = 60
 ITERS_PER_EPOCH = 24  # 48 images, batch 2

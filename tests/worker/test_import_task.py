@@ -130,6 +130,7 @@ def test_a_missing_csv_fails_the_import(
     assert "CSV file is missing" in get_dataset(session_factory, dataset_id).error
 
 
+@pytest.mark.slow
 def test_the_import_runs_in_a_worker_process(
     import_settings: Settings, session_factory: sessionmaker[Session], image_server: str, tmp_path: Path
 ) -> None:
@@ -161,6 +162,7 @@ def test_an_import_another_worker_holds_is_left_alone(
     assert run_import(import_settings, session_factory, dataset_id) == "ready"
 
 
+@pytest.mark.slow
 def test_a_starting_worker_finishes_imports_a_dead_worker_left_behind(
     import_settings: Settings, session_factory: sessionmaker[Session], image_server: str, tmp_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.session import make_engine, make_sessionmaker, session_scope
@@ -25,6 +26,8 @@ from tests.worker.factories import make_dataset, make_run
 from tests.worker.helpers import events, get_run, max_metric_step, metric_steps, status_in
 from tests.worker.processes import wait_for
 from worker.recovery import WORKER_LOST_EVENT, parse_identity, process_is_gone
+
+pytestmark = pytest.mark.slow  # real processes
 
 TIMEOUT_S = 60
 FAST_HEARTBEAT = {"POKEGAN_HEARTBEAT_INTERVAL_S": "0.5", "POKEGAN_WORKER_LOST_AFTER_S": "20"}

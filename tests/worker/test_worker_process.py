@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.queue import enqueue_train
@@ -21,6 +22,8 @@ from tests.worker.helpers import (
 )
 from tests.worker.processes import running_worker, wait_for
 from worker.recovery import parse_identity
+
+pytestmark = pytest.mark.slow  # real processes
 
 RUN_TIMEOUT_S = 60
 
