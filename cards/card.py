@@ -41,5 +41,7 @@ class Provenance:
     text_seed: int
 
     def footer(self, source: str) -> str:
-        seeds = f"seed {self.seed}" if self.seed == self.text_seed else f"art seed {self.seed} · text seed {self.text_seed}"
+        seeds = f"seed {self.seed}"
+        if self.text_seed != self.seed:
+            seeds = f"art seed {self.seed} · text seed {self.text_seed}"
         return f"{self.run} · {self.checkpoint} · {seeds} · text: {source}"

@@ -45,9 +45,7 @@ class CharNgram:
             context += char
         return None
 
-    def invent(
-        self, rng: random.Random, *, min_length: int, max_length: int, tries: int = 200
-    ) -> str | None:
+    def invent(self, rng: random.Random, *, min_length: int, max_length: int, tries: int = 200) -> str | None:
         """A string of min..max_length characters that is not a training string; None if none came."""
         if not self.training:
             return None

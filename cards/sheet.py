@@ -27,8 +27,10 @@ def sheet_image(cards: Sequence[Image.Image], *, dpi: float = 300.0) -> Image.Im
     left0 = (page.width - COLUMNS * card_w) // 2
     top0 = (page.height - COLUMNS * card_h) // 2
     for index, card in enumerate(cards):
-        fitted = card if card.size == (card_w, card_h) else card.resize((card_w, card_h), Image.Resampling.LANCZOS)
-        page.paste(fitted.convert("RGB"), (left0 + (index % COLUMNS) * card_w, top0 + (index // COLUMNS) * card_h))
+        if card.size != (card_w, card_h):
+            card = card.resize((card_w, card_h), Image.Resampling.LANCZOS)
+        row, column = divmod(index, COLUMNS)
+        page.paste(card.convert("RGB"), (left0 + column * card_w, top0 + row * card_h))
     columns = min(len(cards), COLUMNS)
     rows = math.ceil(len(cards) / COLUMNS)
     xs = [left0 + c * card_w for c in range(columns + 1)]

@@ -87,7 +87,7 @@ def _darkness(draw: ImageDraw.ImageDraw, size: int, ink: tuple, bg: tuple) -> No
 
 
 def _metal(draw: ImageDraw.ImageDraw, size: int, ink: tuple, bg: tuple) -> None:
-    hexagon = [(0.5 + 0.3 * math.cos(a), 0.5 + 0.3 * math.sin(a)) for a in (k * math.pi / 3 for k in range(6))]
+    hexagon = _star(3, 0.3, 0.3, turn=0.0)
     draw.polygon(_scaled(hexagon, size), fill=ink)
     draw.polygon(_scaled(_star(3, 0.2, 0.1), size), fill=bg)
 
@@ -98,8 +98,8 @@ def _fairy(draw: ImageDraw.ImageDraw, size: int, ink: tuple, bg: tuple) -> None:
 
 
 def _dragon(draw: ImageDraw.ImageDraw, size: int, ink: tuple, bg: tuple) -> None:
-    draw.polygon(_scaled([(0.22, 0.2), (0.5, 0.48), (0.78, 0.2), (0.66, 0.6), (0.5, 0.84), (0.34, 0.6)], size),
-                 fill=ink)  # fmt: skip
+    fang = [(0.22, 0.2), (0.5, 0.48), (0.78, 0.2), (0.66, 0.6), (0.5, 0.84), (0.34, 0.6)]
+    draw.polygon(_scaled(fang, size), fill=ink)
 
 
 def _colorless(draw: ImageDraw.ImageDraw, size: int, ink: tuple, bg: tuple) -> None:
