@@ -20,11 +20,13 @@ from app.metrics_cache import MetricsCache
 from app.routes import (
     api_datasets,
     api_runs,
+    cards,
     generate,
     health,
     html,
     pages,
     pages_auth,
+    pages_cards,
     pages_datasets,
     pages_runs,
 )
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(token_guard(settings))
     for module in (health, api_datasets, api_runs, generate, pages, pages_auth, pages_datasets, pages_runs):
         app.include_router(module.router)
+    app.include_router(cards.router)
+    app.include_router(pages_cards.router)
     return app
 
 

@@ -1,5 +1,5 @@
-"""The card font: Atkinson Hyperlegible (SIL OFL 1.1), installed with the project from PyPI
-(fontpkg-atkinson-hyperlegible), so every machine renders the same glyphs."""
+"""The card font: Fira Sans (SIL Open Font License 1.1), installed with the project from PyPI
+(fontpkg-fira-sans), so every machine renders the same glyphs. Its plain zero reads back under OCR."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 from PIL import ImageFont
 
 FILES = {
-    "regular": "AtkinsonHyperlegible-Regular.ttf",
-    "bold": "AtkinsonHyperlegible-Bold.ttf",
-    "italic": "AtkinsonHyperlegible-Italic.ttf",
+    "regular": "FiraSans-Regular.ttf",
+    "bold": "FiraSans-SemiBold.ttf",
+    "italic": "FiraSans-Italic.ttf",
 }
 
 
 def font_dir() -> Path:
-    import fontpkg_atkinson_hyperlegible as package
+    import fontpkg_fira_sans as package
 
     return Path(package.ROOT) / "files"
 

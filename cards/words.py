@@ -19,8 +19,8 @@ from cards.ngram import CharNgram
 from cards.types import TYPE_NAMES, TYPES
 
 NAME_ORDER, ATTACK_ORDER, FLAVOR_ORDER = 3, 3, 5
-NAME_LENGTH = (3, 14)
-ATTACK_LENGTH = (3, 20)
+NAME_LENGTH = (4, 14)
+ATTACK_LENGTH = (4, 20)
 FLAVOR_LENGTH = (30, 150)
 BUILTIN = "built-in syllables"
 
