@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.commands import datasets, generate, migrate, serve, train, worker
+from app.commands import cards, datasets, generate, migrate, serve, train, worker
 
-COMMANDS = (serve, worker, migrate, train, generate, datasets)
+COMMANDS = (serve, worker, migrate, train, generate, cards, datasets)
 
 
 def build_parser() -> argparse.ArgumentParser:
