@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from PIL import Image
 
 from cards import Provenance, TextModel, compose_card, sheet_pdf
+from tests.cards.sheet_check import media_boxes
 
 PDFTOPPM = shutil.which("pdftoppm")
 DPI = 300
@@ -22,10 +22,6 @@ def cards(n: int) -> list[Image.Image]:
     model = TextModel([])
     art = Image.new("RGB", (16, 16), (90, 140, 200))
     return [compose_card(art, model.card(i), Provenance("run #1", "checkpoint #1", i, i)) for i in range(n)]
-
-
-def media_boxes(pdf: bytes) -> list[list[float]]:
-    return [[float(v) for v in m.split()] for m in re.findall(rb"/MediaBox\s*\[\s*([\d.\s]+)\]", pdf)]
 
 
 def rendered(pdf: bytes, tmp_path: Path) -> np.ndarray:

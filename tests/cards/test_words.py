@@ -30,7 +30,7 @@ def test_game_type_names_and_plain_cells() -> None:
 def test_same_seed_same_card_and_seeds_differ(kaggle_csv: Path) -> None:
     model = TextModel(read_records(kaggle_csv))
     assert model.card(5) == TextModel(read_records(kaggle_csv)).card(5)
-    assert len({model.card(seed).name for seed in range(20)}) > 10
+    assert len({model.card(seed).name for seed in range(20)}) > 5  # from only four training names
 
 
 def test_names_are_never_a_training_name_and_numbers_come_from_the_type() -> None:
