@@ -24,7 +24,7 @@ from models.store import RunDirStore
 from models.train import train
 from tests.app.factories import TINY_CONFIG, add_checkpoint_row, make_dataset, make_run
 from tests.cards.kaggle import KAGGLE_ROWS
-from tests.cards.ocr import needs_tesseract, reads_back
+from tests.cards.ocr import reads_back
 from tests.conftest import synthetic_images
 
 
@@ -46,7 +46,6 @@ def post(client: TestClient, **body):
     return client.post("/cards", json=body)
 
 
-@needs_tesseract
 def test_png_card_reads_back_as_its_header_fields(client: TestClient, run) -> None:
     response = post(client, run_id=run.id, seed=5)
     assert response.status_code == 200, response.text

@@ -8,7 +8,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from cards.layout import Box, Layout
@@ -21,7 +20,7 @@ needs_tesseract = pytest.mark.skipif(
 
 def ocr_box(card: Image.Image, box: Box, *, margin: int = 6) -> str:
     """The text Tesseract reads in one box of the card, as a single line."""
-    assert TESSERACT is not None
+    assert TESSERACT is not None, "tesseract is missing: ./dev test installs Debian's tesseract-ocr"
     crop = card.crop((box.left - margin, box.top - margin, box.right + margin, box.bottom + margin))
     crop = crop.convert("L").resize((crop.width * 2, crop.height * 2), Image.Resampling.LANCZOS)
     with tempfile.TemporaryDirectory() as folder:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from cards import TYPE_NAMES, Provenance, TextModel, compose_card, default_layout, fit_art, read_records
 from cards.textfit import draw_line
-from tests.cards.ocr import needs_tesseract, reads_back
+from tests.cards.ocr import reads_back
 
 PROVENANCE = Provenance(run="run #1", checkpoint="checkpoint #2 (epoch 3)", seed=7, text_seed=7)
 
@@ -22,7 +22,6 @@ def art(seed: int = 0) -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
 
 
-@needs_tesseract
 @pytest.mark.parametrize("type_name", TYPE_NAMES)
 def test_every_type_reads_back_with_and_without_metadata(type_name: str, kaggle_csv: Path) -> None:
     layout = default_layout()
@@ -35,7 +34,6 @@ def test_every_type_reads_back_with_and_without_metadata(type_name: str, kaggle_
     assert name_ok and hp_ok, (text.name, text.hp, read_name, read_hp)
 
 
-@needs_tesseract
 @pytest.mark.parametrize("name", ["Mew", "Fletchinderquilladonfire", "Kangaskhan-Thunderwing Prime"])
 def test_short_and_long_names_fit_and_read_back(name: str) -> None:
     layout = default_layout()

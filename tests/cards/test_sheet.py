@@ -25,7 +25,7 @@ def cards(n: int) -> list[Image.Image]:
 
 
 def rendered(pdf: bytes, tmp_path: Path) -> np.ndarray:
-    assert PDFTOPPM is not None
+    assert PDFTOPPM is not None, "pdftoppm is missing: ./dev test installs Debian's poppler-utils"
     (tmp_path / "sheet.pdf").write_bytes(pdf)
     subprocess.run(
         [PDFTOPPM, "-r", str(DPI), "-png", "-singlefile", "sheet.pdf", "page"], cwd=tmp_path, check=True
@@ -47,7 +47,6 @@ def test_the_page_is_a4() -> None:
     assert box[3] / 72 * 25.4 == pytest.approx(297, abs=0.1)
 
 
-@pytest.mark.skipif(PDFTOPPM is None, reason="poppler-utils is not installed (./dev test installs it)")
 def test_nine_cards_print_at_63_by_88_mm_with_cut_marks(tmp_path: Path) -> None:
     page = rendered(sheet_pdf(cards(9)), tmp_path)
     assert page.shape == (round(297 * MM), round(210 * MM))
@@ -60,7 +59,6 @@ def test_nine_cards_print_at_63_by_88_mm_with_cut_marks(tmp_path: Path) -> None:
         assert page[grid_top - round(5 * MM) : grid_top - round(2 * MM), x - 2 : x + 3].min() < 80
 
 
-@pytest.mark.skipif(PDFTOPPM is None, reason="poppler-utils is not installed (./dev test installs it)")
 def test_one_card_alone_is_true_size(tmp_path: Path) -> None:
     page = rendered(sheet_pdf(cards(1)), tmp_path)
     left = round((210 - 189) / 2 * MM)
