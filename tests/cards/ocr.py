@@ -13,9 +13,6 @@ from PIL import Image
 from cards.layout import Box, Layout
 
 TESSERACT = shutil.which("tesseract")
-needs_tesseract = pytest.mark.skipif(
-    TESSERACT is None, reason="tesseract-ocr is not installed (./dev test installs it)"
-)
 
 
 def ocr_box(card: Image.Image, box: Box, *, margin: int = 6) -> str:
