@@ -20,10 +20,12 @@ from app.routes import (
     api_datasets,
     api_runs,
     api_series,
+    cards,
     generate,
     health,
     pages,
     pages_auth,
+    pages_cards,
     pages_datasets,
     pages_runs,
 )
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pages_runs,
     ):
         app.include_router(module.router)
+    app.include_router(cards.router)
+    app.include_router(pages_cards.router)
     return app
 
 

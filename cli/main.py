@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import datasets, generate, migrate, presets, serve, train, worker
+from cli import cards, datasets, generate, migrate, presets, serve, train, worker
 
-COMMANDS = (serve, worker, migrate, train, presets, generate, datasets)
+COMMANDS = (serve, worker, migrate, train, presets, generate, cards, datasets)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from datasets.netguard import Resolver, system_resolver
 from datasets.report import IngestReport, SkippedItem
 
 STATE_FILE = ".csv-import.jsonl"
+METADATA_FILE = ".card-metadata.jsonl"  # name + CARD_COLUMNS per imported image, when the CSV has them
 REASON_BUDGET = "dataset size limit reached"
 _POLL_S = 0.2
 
@@ -185,14 +186,16 @@ class _ImportRun:
         _append_state(
             self.raw_dir, {"url": row.url, "file": name, "name": row.name or "", "label": row.label or ""}
         )
+        if row.meta:
+            _append_state(self.raw_dir, {"file": name, "name": row.name or "", **row.meta}, METADATA_FILE)
 
     def _report_progress(self) -> None:
         if self.progress is not None:
             self.progress(self.done, len(self.rows))
 
 
-def _append_state(raw_dir: Path, entry: dict[str, str]) -> None:
-    with open(raw_dir / STATE_FILE, "a", encoding="utf-8") as f:
+def _append_state(raw_dir: Path, entry: dict[str, str], file_name: str = STATE_FILE) -> None:
+    with open(raw_dir / file_name, "a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
         f.flush()
         os.fsync(f.fileno())

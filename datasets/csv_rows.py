@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from datasets.errors import DatasetError, DatasetTooLarge, UnsupportedSource
 from datasets.limits import DatasetLimits, format_bytes
 from datasets.report import SkippedItem
+
+# The Kaggle Pokémon TCG CSV's card text, kept per image for the card text model (cards/metadata.py).
+CARD_COLUMNS = ("hp", "types", "attacks", "flavorText")
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,7 @@ class CsvRow:
     url: str
     name: str | None = None
     label: str | None = None
+    meta: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def display(self) -> str:
@@ -67,7 +71,8 @@ def _to_row(number: int, record: dict[str, str | None], columns: dict[str, str])
         value = record.get(columns[column]) if column in columns else None
         return value.strip() if isinstance(value, str) and value.strip() else None
 
-    return CsvRow(number, cell("image_url") or "", cell("name"), cell("label"))
+    meta = {column: value for column in CARD_COLUMNS if (value := cell(column.lower()))}
+    return CsvRow(number, cell("image_url") or "", cell("name"), cell("label"), meta)
 
 
 def _row_problem(row: CsvRow, seen: set[str]) -> str | None:
