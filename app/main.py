@@ -27,6 +27,7 @@ from app.routes import (
     pages_auth,
     pages_datasets,
     pages_runs,
+    report,
 )
 from app.settings import Settings
 from app.upload_guard import upload_size_guard
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(token_guard(settings))
     for module in (health, api_datasets, api_runs, generate, pages, pages_auth, pages_datasets, pages_runs):
         app.include_router(module.router)
+    app.include_router(report.router)
     return app
 
 
