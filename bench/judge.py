@@ -183,9 +183,10 @@ def main() -> None:
     for name, numbers in baseline_cases(data, n_reference).items():
         print(json.dumps({"case": name, **_short(numbers)}))
     train_data = data[: args.subset] if args.subset else data
-    runs = list(args.run) + [train_for(p, args.train_budget_s, train_data, args.out) for p in args.preset]
-    for run_dir in runs:
-        print(json.dumps(judge_run(run_dir, data, args.curve), indent=1))
+    runs = [(run_dir, data) for run_dir in args.run]
+    runs += [(train_for(p, args.train_budget_s, train_data, args.out), train_data) for p in args.preset]
+    for run_dir, run_images in runs:
+        print(json.dumps(judge_run(run_dir, run_images, args.curve), indent=1))
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
