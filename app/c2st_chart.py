@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-WIDTH, HEIGHT, PAD = 600, 180, 30
+WIDTH, HEIGHT, PAD = 600, 200, 36
 Y_LOW, Y_HIGH = 0.4, 1.0  # 0.5 = indistinguishable, 1.0 = every sample caught
 
 
