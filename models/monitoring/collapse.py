@@ -6,6 +6,7 @@ many samples have a near-twin among the others (collapse onto a few modes, which
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -143,7 +144,7 @@ class ModeCollapseDetector:
         self.seen_diverse = self.seen_diverse or not rules
         warmup = s.collapse_warmup_steps
         if planned_steps:  # a short run must not spend its whole length warming up
-            warmup = min(warmup, int(planned_steps * s.collapse_warmup_share))
+            warmup = min(warmup, math.ceil(planned_steps * s.collapse_warmup_share))
         judged = self.seen_diverse or step >= warmup
         transition = self.episode.update(step, bool(rules) and judged)
         if transition is None:

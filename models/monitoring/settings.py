@@ -208,11 +208,12 @@ class DetectorSettings(BaseModel):
         0.25, gt=0, le=1, description="More near-copies than this share and the samples count as copying."
     )
     collapse_warmup_share: float = Field(
-        0.2,
+        0.3,
         gt=0,
         le=1,
         description="Share of the planned steps after which low diversity counts as collapse even if the "
-        "samples were never diverse, when that comes before collapse_warmup_steps (short runs).",
+        "samples were never diverse, when that comes before collapse_warmup_steps (short runs). Under a "
+        "third, so a 6-epoch run is judged from its second epoch; the first epoch of any run is left alone.",
     )
     stuck_rows: int = Field(
         5,

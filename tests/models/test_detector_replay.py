@@ -54,7 +54,7 @@ def test_a_short_runs_collapse_is_judged_after_a_share_of_its_planned_steps() ->
     real = make_sprites(32, seed=1, px=16)
     blobs = collapsed(make_sprites(1, seed=9, px=16)[0], 32, seed=0)
     detector = ModeCollapseDetector(DetectorSettings())
-    assert detector.observe(8, blobs, real, planned_steps=48) == []  # 8 < 20% of 48: still warming up
+    assert detector.observe(8, blobs, real, planned_steps=48) == []  # 8 < 30% of 48: still warming up
     events = detector.observe(16, blobs, real, planned_steps=48)
     assert summary(events) == [("mode_collapse", "warning", "started")]
     # Without the run's length the old 200-step warm-up applies: nothing before step 200.
