@@ -172,8 +172,8 @@ class DetectorSettings(BaseModel):
         ge=1,
         le=10_000,
         description="Held-back real images and samples per class the C2ST classifier trains on. On Dream "
-        "World 64 px, k=8 reads 0.45 for real vs real, 0.55 for two real art styles, 0.88 for images "
-        "blurred to 8 px and 0.99 for noise; at k=32 the blurred images already read 0.99, and at 365 "
+        "World 64 px, k=8 reads 0.50 for real vs real, 0.61 for two real art styles, 0.88 for images "
+        "blurred to 8 px and 0.97 for noise; at k=32 the blurred images already read 0.99, and at 365 "
         "every GAN sample reads 1.000 (docs/judge.md).",
     )
     c2st_steps: int = Field(
