@@ -33,7 +33,7 @@ class StuckDetector:
 
     @staticmethod
     def pinned_at(row: IterationMetrics) -> str | None:
-        """"1" when D calls every image real, "0" when it calls every image fake, else None."""
+        """Pinned at "1" (D calls every image real), at "0" (every image fake), or None."""
         values = (row.d_x, row.d_g_z1, row.d_g_z2)
         if all(v >= 1 - PINNED for v in values):
             return "1"

@@ -86,7 +86,7 @@ def test_report_page_downloads_as_one_self_contained_file(
 ) -> None:
     run, _ = trained_run(session, settings)
     page = client.get(f"/runs/{run.id}/report")
-    assert page.status_code == 200 and 'id="c2st-chart" data-points="4"' in page.text
+    assert page.status_code == 200 and 'id="c2st-chart" style="margin:0" data-points="4"' in page.text
     assert "C2ST 0.84" in page.text and "Suggested fix: try a lower lr_d" in page.text
     download = client.get(f"/runs/{run.id}/report", params={"download": "1"})
     assert (
