@@ -28,6 +28,7 @@ from app.routes import (
     pages_cards,
     pages_datasets,
     pages_runs,
+    report,
 )
 from app.upload_guard import upload_size_guard
 from core.db.migrate import upgrade_to_head
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(cards.router)
     app.include_router(pages_cards.router)
+    app.include_router(report.router)
     return app
 
 

@@ -38,6 +38,7 @@ class EpochContext:
     holdout: torch.Tensor | None = None  # real images kept out of training (TrainConfig.holdout_fraction)
     # images -> N raw D logits, the batch judged as in training (BatchNorm on its own statistics)
     d_logits: Callable[[torch.Tensor], torch.Tensor] | None = None
+    training: torch.Tensor | None = None  # every training image (uint8), for the memorisation check
 
 
 @dataclass(frozen=True)

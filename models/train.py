@@ -383,6 +383,7 @@ def _ask_hooks(run: _Run, samples: torch.Tensor) -> HookAction | None:
         epochs=s.config.epochs,
         holdout=s.to_images(holdout).float().cpu() if holdout is not None else None,
         d_logits=_d_logits(s),
+        training=run.data.cpu(),
     )
     actions = [hook.on_epoch_end(ctx) for hook in run.hooks]
     return next((a for a in actions if a is not None), None)

@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app import config_form
+from app.c2st_chart import chart
 from app.crud import artifacts, datasets, metrics, runs
 from app.crud.runs import ConfigError
 from app.deps import GeneratorCacheDep, MetricsCacheDep, SessionDep, SettingsDep
 from app.errors import AppError, InvalidInputError
+from app.run_report import c2st_curve
 from app.schemas.runs import RunCreate, RunPublic, run_public
 from app.templating import EVENT_RUN_CHANGED, is_htmx, render
 from core.dataset_status import READY
@@ -325,6 +327,7 @@ def _timeline_context(session: Session, run: Run) -> dict[str, Any]:
     return {
         "events": metrics.list_events(session, run_id=run.id),
         "quality": [c for c in reversed(checkpoints) if c.quality],
+        "c2st": chart(c2st_curve(checkpoints)),
         "best": artifacts.best_checkpoint(session, run=run),
         "iters_per_epoch": run.total_steps // epochs if epochs and run.total_steps else None,
     }

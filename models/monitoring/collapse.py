@@ -6,6 +6,7 @@ many samples have a near-twin among the others (collapse onto a few modes, which
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -96,7 +97,8 @@ class ModeCollapseDetector:
     """Fires when samples spread under `collapse_ratio` of the real batch in both spaces, or are twins.
 
     A generator that has not drawn diverse samples yet is still learning, not collapsed: until it has, or
-    until `collapse_warmup_steps`, low diversity is not reported.
+    until `collapse_warmup_steps` (or `collapse_warmup_share` of the planned steps, if sooner), low diversity
+    is not reported.
     """
 
     kind = "mode_collapse"
@@ -125,6 +127,8 @@ class ModeCollapseDetector:
         real: Tensor,
         feats_fake: Tensor | None = None,
         feats_real: Tensor | None = None,
+        *,
+        planned_steps: int | None = None,
     ) -> list[TrainEvent]:
         s = self.settings
         stats = sample_diversity(
@@ -138,7 +142,10 @@ class ModeCollapseDetector:
         )
         rules = self.rules(stats)
         self.seen_diverse = self.seen_diverse or not rules
-        judged = self.seen_diverse or step >= s.collapse_warmup_steps
+        warmup = s.collapse_warmup_steps
+        if planned_steps:  # a short run must not spend its whole length warming up
+            warmup = min(warmup, math.ceil(planned_steps * s.collapse_warmup_share))
+        judged = self.seen_diverse or step >= warmup
         transition = self.episode.update(step, bool(rules) and judged)
         if transition is None:
             return []

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from models.hooks import EpochContext, HookAction
 from models.monitoring.episode import json_number
 from models.monitoring.fid import fid_kid
+from models.monitoring.judge import Judge
 from models.monitoring.quality import EpochQuality, epoch_quality
 from models.monitoring.selection import DISQUALIFYING_KINDS, choose_best_epoch
 from models.monitoring.settings import DetectorSettings
@@ -33,6 +34,8 @@ HINTS = {
     "g_overpowers_d": "try a higher lr_d or d_steps 2",
     "mode_collapse": "try DiffAugment, feature_matching_weight 1 or a lower lr_g",
     "divergence": "try lower learning rates, grad_clip or a gradient penalty",
+    "d_stuck": "D's output is pinned, so no gradient flows: restart with a lower lr_d, spectral_norm or "
+    "hinge loss",
 }
 
 QualityListener = Callable[[CheckpointInfo, dict[str, Any]], None]
@@ -54,12 +57,13 @@ class RatedCheckpoint:
 
 def quality_from_dict(values: dict[str, Any]) -> EpochQuality:
     """Rebuild an EpochQuality from its stored dict (non-finite numbers are stored as strings)."""
-    return EpochQuality(
-        **{
-            name: None if values.get(name) is None else float(values[name])
-            for name in EpochQuality.__dataclass_fields__
-        }
-    )
+    numbers = {
+        name: None if values.get(name) is None else float(values[name])
+        for name in EpochQuality.__dataclass_fields__
+        if name != "copying"
+    }
+    copying = values.get("copying")
+    return EpochQuality(**numbers, copying=None if copying is None else bool(copying))
 
 
 class MonitorHook:
@@ -98,6 +102,7 @@ class MonitorHook:
         self.pending: dict[str, Any] | None = None  # this epoch's quality, until its checkpoint is saved
         self.rollbacks = 0
         self.trigger: TrainEvent | None = None  # the first error-level failure since the last epoch end
+        self.judge = Judge(self.settings)
 
     # TrainHook
 
@@ -105,16 +110,35 @@ class MonitorHook:
         self._emit(self.suite.observe_iteration(row))
 
     def on_epoch_end(self, ctx: EpochContext) -> HookAction | None:
+        self.judge.tick()
+        try:
+            return self._on_epoch_end(ctx)
+        finally:
+            self.judge.done()
+
+    def _on_epoch_end(self, ctx: EpochContext) -> HookAction | None:
         feats_fake, feats_real = ctx.d_features(ctx.samples), ctx.d_features(ctx.real)
         logits_train = logits_holdout = None
         if ctx.holdout is not None and ctx.d_logits is not None:
             logits_train, logits_holdout = ctx.d_logits(ctx.real), ctx.d_logits(ctx.holdout)
         events = self.suite.observe_epoch(
-            ctx.step, ctx.epoch, ctx.samples, ctx.real, feats_fake, feats_real, logits_train, logits_holdout
+            ctx.step,
+            ctx.epoch,
+            ctx.samples,
+            ctx.real,
+            feats_fake,
+            feats_real,
+            logits_train,
+            logits_holdout,
+            planned_steps=ctx.epochs * ctx.step // ctx.epoch if ctx.epochs and ctx.epoch else None,
         )
         self._emit(events)
-        if ctx.epoch % self.quality_every == 0 or ctx.epoch == ctx.epochs:
-            self.pending = {"step": ctx.step, "quality": self._quality(ctx)}
+        judged = self.judge.due(ctx.epoch, ctx.epochs)
+        if judged or ctx.epoch % self.quality_every == 0 or ctx.epoch == ctx.epochs:
+            quality = self._quality(ctx)
+            if judged:
+                quality = {**self.judge.judge(ctx, self._last_judged()), **quality}
+            self.pending = {"step": ctx.step, "quality": quality}
         return self._act()
 
     def on_checkpoint(self, info: CheckpointInfo) -> None:
@@ -145,6 +169,7 @@ class MonitorHook:
             "checkpoints": [asdict(c) for c in self.checkpoints],
             "pending": self.pending,
             "rollbacks": self.rollbacks,
+            "judge": self.judge.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -157,6 +182,7 @@ class MonitorHook:
         # Going back to a checkpoint never refunds rollbacks already spent: that would allow endless retries.
         self.rollbacks = max(self.rollbacks, int(state["rollbacks"]))
         self.trigger = None
+        self.judge.load_state_dict(state.get("judge"))  # absent in checkpoints from before the judge
 
     # internals
 
@@ -181,6 +207,7 @@ class MonitorHook:
             fid_kid=scores,
         )
         values = quality.to_dict()
+        del values["c2st"], values["copying"]  # the judge's, when this epoch is judged
         # The ranking numbers first: short listings (the checkpoint picker) show the first ones.
         ordered = {"score": quality.score, "fid": values.pop("fid"), "kid": values.pop("kid"), **values}
         numbers: dict[str, Any] = {k: None if v is None else json_number(v) for k, v in ordered.items()}
@@ -188,6 +215,10 @@ class MonitorHook:
         if note:
             numbers["fid_note"] = note
         return numbers
+
+    def _last_judged(self) -> dict[str, Any] | None:
+        judged = [c.quality for c in self.checkpoints if c.quality and c.quality.get("c2st") is not None]
+        return judged[-1] if judged else None
 
     def _act(self) -> HookAction | None:
         trigger, self.trigger = self.trigger, None

@@ -37,6 +37,8 @@ class EpochQuality:
         (https://arxiv.org/abs/1904.06991):
         share of samples inside the real images' manifold, and share of real images inside the samples'.
     fid / kid: only when Inception weights were available (see models.monitoring.fid).
+    c2st / copying: the judge's classifier two-sample score and copy flag, when that epoch was judged
+        (models.monitoring.judge); they rank checkpoints whenever present.
     coverage: share of real images with a sample inside their own k-NN ball (Naeem et al. 2020,
         https://arxiv.org/abs/2002.09797). Recall measures with the samples' radii, which shrink to nothing
         when samples cluster: on 64 samples of a young DCGAN it read 0 at every epoch; coverage did not.
@@ -54,6 +56,8 @@ class EpochQuality:
     fid: float | None = None
     kid: float | None = None
     coverage: float | None = None
+    c2st: float | None = None
+    copying: bool | None = None
 
     def to_dict(self) -> dict[str, float | None]:
         return asdict(self)

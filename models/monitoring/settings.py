@@ -166,6 +166,63 @@ class DetectorSettings(BaseModel):
         "long, so one is enough.",
     )
 
+    # The judge (docs/judge.md): a classifier two-sample score, copying and spread, scheduled by cost.
+    c2st_k: int = Field(
+        8,
+        ge=1,
+        le=10_000,
+        description="Held-back real images and samples per class the C2ST classifier trains on. On Dream "
+        "World 64 px, k=8 reads 0.50 for real vs real, 0.61 for two real art styles, 0.88 for images "
+        "blurred to 8 px and 0.97 for noise; at k=32 the blurred images already read 0.99, and at 365 "
+        "every GAN sample reads 1.000 (docs/judge.md).",
+    )
+    c2st_steps: int = Field(
+        120, ge=1, le=100_000, description="Full-batch Adam steps per C2ST classifier (converged at k=8)."
+    )
+    c2st_repeats: int = Field(
+        8, ge=2, le=1_000, description="Classifiers, each on its own split; the score is their mean."
+    )
+    c2st_px: int = Field(32, ge=8, le=512, description="Side images are resized to before the C2ST.")
+    c2st_every: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="Judge every N epochs; 0: every epoch while an epoch takes over judge_epoch_s, else "
+        "as often as keeps judging under judge_share of the training time (and always the last epoch).",
+    )
+    judge_epoch_s: float = Field(
+        30.0, gt=0, description="Epochs longer than this (seconds) are all judged under c2st_every 0."
+    )
+    judge_share: float = Field(
+        0.1, gt=0, lt=1, description="Most of the wall-clock time judging may take under c2st_every 0."
+    )
+    near_copy_distance: float = Field(
+        0.3,
+        gt=0,
+        lt=1,
+        description="A sample closer to a training image than this fraction of the held-back images' own "
+        "spacing is a near-copy: 5% of Dream World's held-back images sit under 0.6, copies with pixel "
+        "noise of std 0.2 at 0.2.",
+    )
+    copy_fraction: float = Field(
+        0.25, gt=0, le=1, description="More near-copies than this share and the samples count as copying."
+    )
+    collapse_warmup_share: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="Share of the planned steps after which low diversity counts as collapse even if the "
+        "samples were never diverse, when that comes before collapse_warmup_steps (short runs). Under a "
+        "third, so a 6-epoch run is judged from its second epoch; the first epoch of any run is left alone.",
+    )
+    stuck_rows: int = Field(
+        5,
+        ge=1,
+        le=100_000,
+        description="Consecutive rows with D's output pinned at 1 (or 0) on both real and fake images "
+        "before 'd_stuck' fires: seed 000's Loss_D 100 / Loss_G 0 / D(x) 1.0 / D(G(z)) 1.0 rows.",
+    )
+
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> DetectorSettings:
         if self.saturation_d_g_z >= self.saturation_d_x:

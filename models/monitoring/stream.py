@@ -93,7 +93,8 @@ class _WindowDetector:
 
 
 class SaturationDetector(_WindowDetector):
-    """D wins outright: D(x) ≈ 1 with D(G(z)) ≈ 0, or Loss_G blown up while Loss_D sits at zero."""
+    """D wins outright: D(x) ≈ 1 with D(G(z)) ≈ 0, Loss_G blown up while Loss_D sits at zero, or Loss_G
+    blown up while D(G(z)) after the G step stays near 0 whatever D does on real images ("g_starved")."""
 
     kind = "d_saturation"
     what = "Discriminator saturation"
@@ -105,6 +106,10 @@ class SaturationDetector(_WindowDetector):
             rules.append("d_x_high_d_g_z_low")
         if means["loss_g"] > s.loss_blowup and means["loss_d"] < s.loss_near_zero:
             rules.append("loss_g_blowup")
+        # D may swing on real images (Loss_D well above zero) while nothing G draws gets past it: G's loss
+        # blown up with D(G(z)) after the G step pinned near 0 starves G of gradient all the same.
+        if means["loss_g"] > s.loss_blowup and means["d_g_z2"] < s.saturation_d_g_z:
+            rules.append("g_starved")
         return rules
 
     def thresholds(self) -> dict[str, float]:

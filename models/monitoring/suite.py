@@ -14,9 +14,10 @@ from models.monitoring.collapse import ModeCollapseDetector
 from models.monitoring.overfit import OverfitDetector
 from models.monitoring.settings import DetectorSettings
 from models.monitoring.stream import DivergenceDetector, OverpowerDetector, RollingWindow, SaturationDetector
+from models.monitoring.stuck import StuckDetector
 from models.sink import IterationMetrics, TrainEvent
 
-EVENT_KINDS = ("d_saturation", "g_overpowers_d", "mode_collapse", "divergence", "d_overfitting")
+EVENT_KINDS = ("d_saturation", "g_overpowers_d", "mode_collapse", "divergence", "d_overfitting", "d_stuck")
 OBJECTIVES = ("bce", "hinge", "wgan-gp")
 STATE_VERSION = 2  # 2: the collapse detector remembers whether samples were ever diverse
 
@@ -40,6 +41,7 @@ class MonitorSuite:
         self.divergence = DivergenceDetector(self.settings)
         self.collapse = ModeCollapseDetector(self.settings)
         self.overfit = OverfitDetector(self.settings)
+        self.stuck = StuckDetector(self.settings)
 
     def observe_iteration(self, row: IterationMetrics) -> list[TrainEvent]:
         """Judge one metric row (in step order); returns the events that start, escalate or clear here."""
@@ -48,6 +50,7 @@ class MonitorSuite:
         if self.probabilities:
             events += self.saturation.observe(row, self.window)
             events += self.overpower.observe(row, self.window)
+            events += self.stuck.observe(row)
         return events
 
     def observe_epoch(
@@ -60,16 +63,20 @@ class MonitorSuite:
         d_feats_real: Tensor | None = None,
         d_logits_train: Tensor | None = None,
         d_logits_holdout: Tensor | None = None,
+        *,
+        planned_steps: int | None = None,
     ) -> list[TrainEvent]:
         """Judge an epoch end: samples from the fixed noise vs real images, D on train vs held-back images.
 
         `fake` and `real` are N x C x H x W in the same value range. D's penultimate features, when given,
         replace the random features for the diversity check. The overfitting check runs only when both logit
-        batches are given.
+        batches are given. `planned_steps` (the run's length) shortens the collapse warm-up of short runs.
         """
         if (d_logits_train is None) != (d_logits_holdout is None):
             raise ValueError("give D's logits on both the training batch and the held-back batch, or neither")
-        events = self.collapse.observe(step, fake, real, d_feats_fake, d_feats_real)
+        events = self.collapse.observe(
+            step, fake, real, d_feats_fake, d_feats_real, planned_steps=planned_steps
+        )
         if self.probabilities and d_logits_train is not None and d_logits_holdout is not None:
             events += self.overfit.observe(step, epoch, d_logits_train, d_logits_holdout)
         return events
@@ -84,6 +91,7 @@ class MonitorSuite:
             "divergence": self.divergence.episode.state_dict(),
             "collapse": self.collapse.state_dict(),
             "overfit": self.overfit.state_dict(),
+            "stuck": self.stuck.episode.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -96,3 +104,5 @@ class MonitorSuite:
         self.divergence.episode.load_state_dict(state["divergence"])
         self.collapse.load_state_dict(state["collapse"])
         self.overfit.load_state_dict(state["overfit"])
+        if "stuck" in state:  # absent in checkpoints from before the detector
+            self.stuck.episode.load_state_dict(state["stuck"])

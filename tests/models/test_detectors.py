@@ -105,7 +105,7 @@ def test_loss_g_blowup_with_loss_d_near_zero_is_saturation() -> None:
 def test_fully_saturated_d_matches_both_rules() -> None:
     rows = segment(0, 40, seed=5, d_x=1.0, d_g_z1=0.0, d_g_z2=0.0, loss_d=0.0, loss_g=29.0)
     events = feed(MonitorSuite(), rows)
-    assert [e.evidence["rules"] for e in events] == [["d_x_high_d_g_z_low", "loss_g_blowup"]]
+    assert [e.evidence["rules"] for e in events] == [["d_x_high_d_g_z_low", "loss_g_blowup", "g_starved"]]
 
 
 def test_g_overpowering_d_fires_on_inverted_scores() -> None:
@@ -118,12 +118,14 @@ def test_g_overpowering_d_fires_on_inverted_scores() -> None:
     assert 50 < events[0].step <= 80
 
 
-def test_seed_log_loss_d_100_with_d_g_z_at_one_is_g_overpowering_d() -> None:
+def test_seed_log_loss_d_100_with_d_g_z_at_one_is_a_stuck_d_and_g_overpowering_d() -> None:
     # Seed 000's epoch 11: Loss_D ≈ 100 (BCE's clamp) with D(G(z)) stuck at 1.0.
     rows = segment(0, 40, seed=7, d_x=1.0, d_g_z1=1.0, d_g_z2=1.0, loss_d=100.0, loss_g=0.0)
     events = feed(MonitorSuite(), rows)
-    assert summary(events) == [("g_overpowers_d", "warning", "started")]
-    assert events[0].evidence["rules"] == ["loss_d_blowup"]
+    assert summary(events) == [("d_stuck", "error", "started"), ("g_overpowers_d", "warning", "started")]
+    assert events[0].step == DetectorSettings().stuck_rows - 1  # rows count from step 0
+    assert events[0].evidence["pinned_at"] == "1" and "calls every image real" in events[0].message
+    assert events[1].evidence["rules"] == ["loss_d_blowup"]
 
 
 def test_nan_is_an_immediate_error_reported_once_per_episode() -> None:

@@ -137,15 +137,17 @@ def test_bad_arguments_are_refused() -> None:
 
 def test_quality_every_k_epochs_goes_with_its_checkpoint(tmp_path: Path) -> None:
     reported: list[tuple[int, dict]] = []
+    every_2nd = FAST.model_copy(update={"c2st_every": 2})
     hook = MonitorHook(
-        ListSink(), FAST, quality_every=2, on_quality=lambda i, q: reported.append((i.step, q))
+        ListSink(), every_2nd, quality_every=2, on_quality=lambda i, q: reported.append((i.step, q))
     )
     for epoch in range(1, 6):
         hook.on_epoch_end(context(epoch * 10, epoch, epochs=5))
         hook.on_checkpoint(CheckpointInfo(epoch, epoch * 10, tmp_path / f"c{epoch}.pt"))
     assert [step for step, _ in reported] == [20, 40, 50]  # every 2nd epoch, and the last one
     numbers = reported[0][1]
-    assert list(numbers)[:3] == ["score", "fid", "kid"]  # ranking numbers first
+    assert list(numbers)[:2] == ["c2st", "c2st_std"]  # the headline first, the old numbers as extras
+    assert 0 <= numbers["c2st"] <= 1 and numbers["c2st_k"] == 8 and numbers["copying"] is False
     assert numbers["fid"] is None and "POKEGAN_INCEPTION_WEIGHTS" in numbers["fid_note"]
     assert 0 < numbers["precision"] <= 1 and numbers["epoch"] == 2
     assert [c.quality is not None for c in hook.checkpoints] == [False, True, False, True, True]
@@ -262,14 +264,15 @@ def test_stop_policy_ends_a_saturating_run(tmp_path: Path) -> None:
 def test_a_monitored_run_resumes_bit_exactly_with_its_detector_state(tmp_path: Path) -> None:
     config = TrainConfig(**{**SATURATING, "epochs": 4, "holdout_fraction": 0.4, "ema_decay": 0.9})
     data = synthetic_images(56, 16)  # 16 held back, 40 train: 5 iterations per epoch
+    judged = FAST.model_copy(update={"c2st_every": 1, "c2st_steps": 10, "c2st_repeats": 2})  # no clock
     whole = ListSink()
-    train(config, data, whole, RunDirStore(tmp_path / "whole"), hooks=[MonitorHook(whole, FAST)])
+    train(config, data, whole, RunDirStore(tmp_path / "whole"), hooks=[MonitorHook(whole, judged)])
 
     split, store = ListSink(), RunDirStore(tmp_path / "split")
-    first = MonitorHook(split, FAST)
+    first = MonitorHook(split, judged)
     train(config, data, split, store, hooks=[first], should_abort=lambda: len(split.iterations) >= 12)
     assert first.checkpoints and first.events  # an episode is open when the run stops
-    train(config, data, split, store, hooks=[MonitorHook(split, FAST)])  # a new process: a fresh hook
+    train(config, data, split, store, hooks=[MonitorHook(split, judged)])  # a new process: a fresh hook
 
     assert split.iterations == whole.iterations
     assert [e for e in split.events if e.kind != "resume"] == whole.events
@@ -280,4 +283,7 @@ def test_a_monitored_run_resumes_bit_exactly_with_its_detector_state(tmp_path: P
     for state in (state_a, state_b):
         for checkpoint in state["state"]["checkpoints"]:
             checkpoint["path"] = Path(checkpoint["path"]).name  # the two runs live in different folders
+            assert checkpoint["quality"]["c2st"] is not None
+            del checkpoint["quality"]["judge_seconds"]  # wall clock
+        del state["state"]["judge"], state["state"]["pending"]["quality"]["judge_seconds"]
     assert state_a == state_b
