@@ -14,7 +14,7 @@ from app.crud import artifacts, metrics
 from app.run_timing import elapsed_seconds
 from core.db.tables import Checkpoint, Event, Run
 from core.settings import Settings
-from models.monitoring.detector_hook import HINTS
+from models.monitoring.hints import hint
 from models.monitoring.selection import DISQUALIFYING_KINDS
 
 TRAINED_FIELDS = (
@@ -29,7 +29,7 @@ def build_report(session: Session, run: Run) -> dict[str, Any]:
     checkpoints = artifacts.list_checkpoints(session, run_id=run.id)
     best = artifacts.best_checkpoint(session, run=run)
     curve = c2st_curve(checkpoints)
-    episodes = failure_episodes(metrics.list_events(session, run_id=run.id))
+    episodes = failure_episodes(metrics.list_events(session, run_id=run.id), run.config)
     return {
         "run": {
             "id": run.id,
@@ -73,7 +73,7 @@ def c2st_curve(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]:
     return points
 
 
-def failure_episodes(events: list[Event]) -> list[dict[str, Any]]:
+def failure_episodes(events: list[Event], config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Events folded into episodes: one per start, with its worst severity, its end and the suggested fix."""
     episodes: list[dict[str, Any]] = []
     open_by_kind: dict[str, dict[str, Any]] = {}
@@ -96,7 +96,7 @@ def failure_episodes(events: list[Event]) -> list[dict[str, Any]]:
             "end_step": None,
             "message": event.message,
             "evidence": event.evidence or {},
-            "fix": HINTS.get(event.kind),
+            "fix": hint(event.kind, config) or None,
         }
         episodes.append(episode)
         if state == "started":

@@ -58,6 +58,7 @@ def build_monitor_hook(
             max_rollbacks=MAX_ROLLBACKS,
             inception_weights=settings.inception_weights,
             on_quality=QualityRecorder(session_factory, run_id),
+            run_config=config.model_dump(mode="json"),
         )
     except ValueError as exc:  # an unknown policy in the run row
         raise TrainingError(f"run {run_id}: {exc}") from exc

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from models.hooks import EpochContext, HookAction
 from models.monitoring.episode import json_number
 from models.monitoring.fid import fid_kid
+from models.monitoring.hints import hint as remedy_hint
 from models.monitoring.judge import Judge
 from models.monitoring.quality import EpochQuality, epoch_quality
 from models.monitoring.selection import DISQUALIFYING_KINDS, choose_best_epoch
@@ -29,14 +30,6 @@ Policy = Literal["warn", "stop", "rollback"]
 POLICIES: tuple[str, ...] = ("warn", "stop", "rollback")
 STREAM_KINDS = frozenset({"d_saturation", "g_overpowers_d"})  # judged on a window of past rows
 STATE_VERSION = 1
-HINTS = {
-    "d_saturation": "try a lower lr_d, real_label 0.9, DiffAugment or spectral_norm",
-    "g_overpowers_d": "try a higher lr_d or d_steps 2",
-    "mode_collapse": "try DiffAugment, feature_matching_weight 1 or a lower lr_g",
-    "divergence": "try lower learning rates, grad_clip or a gradient penalty",
-    "d_stuck": "D's output is pinned, so no gradient flows: restart with a lower lr_d, spectral_norm or "
-    "hinge loss",
-}
 
 QualityListener = Callable[[CheckpointInfo, dict[str, Any]], None]
 
@@ -85,6 +78,7 @@ class MonitorHook:
         quality_every: int = 1,
         inception_weights: Path | None = None,
         on_quality: QualityListener | None = None,
+        run_config: dict[str, Any] | None = None,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
@@ -97,6 +91,7 @@ class MonitorHook:
         self.max_rollbacks, self.lr_factor, self.quality_every = max_rollbacks, lr_factor, quality_every
         self.inception_weights = inception_weights
         self.on_quality = on_quality
+        self.run_config = run_config  # hints leave out the remedies it already has
         self.events: list[TrainEvent] = []  # failure events so far (they decide which checkpoints count)
         self.checkpoints: list[RatedCheckpoint] = []
         self.pending: dict[str, Any] | None = None  # this epoch's quality, until its checkpoint is saved
@@ -225,7 +220,7 @@ class MonitorHook:
         if trigger is None or self.policy == "warn":
             return None
         evidence = {"trigger": asdict(trigger), "policy": self.policy}
-        hint = HINTS.get(trigger.kind, "")
+        hint = remedy_hint(trigger.kind, self.run_config)
         if self.policy == "stop":
             return HookAction("stop", f"{trigger.message} (policy 'stop'); {hint}", evidence=evidence)
         if self.rollbacks >= self.max_rollbacks:
