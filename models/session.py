@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from models.ada import AdaController
 from models.config import TrainConfig
 from models.device import autocast_factory, make_grad_scaler, resolve_amp
 from models.diffaugment import diff_augment
@@ -35,6 +36,7 @@ RESUMABLE_CHANGES = frozenset(
         "device",
         "amp",
         "channels_last",
+        "torch_compile",
     }
 )
 
@@ -60,6 +62,8 @@ class Session:
     epoch: int = 0  # epoch in progress (= epochs completed)
     iteration: int = 0  # iterations completed within that epoch
     elapsed_s: float = 0.0
+    ada: AdaController | None = None  # adaptive augmentation (config.ada_target); p is in the checkpoint
+    recon_loss: torch.Tensor | None = None  # fastgan: D's last reconstruction loss (on device, not synced)
     autocast: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,7 +82,10 @@ class Session:
         return torch.randn(n, self.config.nz, 1, 1, generator=self.gen).to(self.device, non_blocking=True)
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, self.config.augment_ops, self.gen) if self.config.augment_ops else x
+        if not self.config.augment_ops:
+            return x
+        p = self.ada.p if self.ada is not None else 1.0
+        return diff_augment(x, self.config.augment_ops, self.gen, p)
 
     def to_images(self, batch_u8: torch.Tensor) -> torch.Tensor:
         """uint8 [0, 255] -> float [-1, 1] in the session's memory format."""
@@ -113,7 +120,14 @@ def build_session(config: TrainConfig, device: torch.device, iters_per_epoch: in
         amp_dtype=amp_dtype,
         gen=gen,
         fixed_noise=fixed_noise,
+        ada=_make_ada(config),
     )
+
+
+def _make_ada(config: TrainConfig) -> AdaController | None:
+    if config.ada_target is None:
+        return None
+    return AdaController(target=config.ada_target, interval=config.ada_interval, kimg=config.ada_kimg)
 
 
 def clone_to_cpu(obj: Any) -> Any:
@@ -148,6 +162,7 @@ def session_state(s: Session) -> dict[str, Any]:
             "scaler_g": s.scaler_g.state_dict(),
             "scaler_d": s.scaler_d.state_dict(),
             "fixed_noise": s.fixed_noise,
+            "ada": s.ada.state_dict() if s.ada is not None else None,
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if s.device.type == "cuda" else None,
@@ -169,6 +184,8 @@ def restore_session(s: Session, state: dict[str, Any]) -> None:
     for name in ("opt_g", "opt_d", "sched_g", "sched_d", "scaler_g", "scaler_d"):
         getattr(s, name).load_state_dict(state[name])
     s.fixed_noise = state["fixed_noise"].to(s.device)
+    if s.ada is not None and state.get("ada") is not None:
+        s.ada.load_state_dict(state["ada"])
     torch.set_rng_state(state["rng"]["torch"])
     if s.device.type == "cuda" and state["rng"]["cuda"] is not None:
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
