@@ -19,6 +19,7 @@ from app.generation import GenerationSlots, GeneratorCache
 from app.metrics_cache import MetricsCache
 from app.routes import (
     api_datasets,
+    api_presets,
     api_runs,
     generate,
     health,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(token_guard(settings))
     for module in (health, api_datasets, api_runs, generate, pages, pages_auth, pages_datasets, pages_runs):
         app.include_router(module.router)
+    app.include_router(api_presets.router)
     return app
 
 

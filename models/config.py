@@ -136,8 +136,10 @@ class TrainConfig(BaseModel):
 
     # Hardware.
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = CUDA when available")
-    amp: Literal["off", "bf16", "fp16"] = Field(
-        "off", description="Mixed precision on CUDA only; ignored on CPU (much slower there)"
+    amp: Literal["off", "auto", "bf16", "fp16"] = Field(
+        "off",
+        description="Mixed precision: auto = bf16 on CUDA, float32 on CPU; bf16 also on CPUs with native "
+        "bf16 (AVX512-BF16/AMX); fp16 CUDA only",
     )
     channels_last: bool = Field(True, description="NHWC memory layout (faster convolutions on CPU and GPU)")
     torch_compile: bool = Field(

@@ -104,13 +104,17 @@ def build_session(config: TrainConfig, device: torch.device, iters_per_epoch: in
     amp_dtype, _ = resolve_amp(config.amp, device)
     gen = torch.Generator().manual_seed(config.seed)
     fixed_noise = torch.randn(GRID_SAMPLES, config.nz, 1, 1, generator=gen).to(device)
+    ema = make_ema(G) if config.ema_decay is not None else None  # copied before compiling
+    if config.torch_compile and device.type == "cuda":
+        G.compile()  # in place: state_dict keys, and so checkpoints, stay as without compiling
+        D.compile()
     return Session(
         config=config,
         device=device,
         iters_per_epoch=iters_per_epoch,
         G=G,
         D=D,
-        ema=make_ema(G) if config.ema_decay is not None else None,
+        ema=ema,
         opt_g=opt_g,
         opt_d=opt_d,
         sched_g=make_scheduler(opt_g, config, iters_per_epoch),

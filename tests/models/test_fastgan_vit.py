@@ -13,6 +13,7 @@ from models.generate import generate, load_generator
 from models.monitoring import MonitorHook
 from models.nets import build_networks
 from models.nets.fastgan import FastGANDiscriminator, FastGANGenerator
+from models.presets import apply_preset
 from models.session import build_session
 from models.sink import ListSink
 from models.steps import d_step, g_step, train_step
@@ -158,3 +159,22 @@ def test_detectors_generation_and_interpolation_work(tmp_path: Path, base: dict)
     assert isinstance(G, FastGANGenerator) == (base is FAST)
     a, b = generate(G, 3, seed=7), generate(G, 3, seed=7)
     assert a.shape == (3, 3, 16, 16) and torch.equal(a, b)  # a function of the seed alone
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides"),
+    [
+        ("fastgan-64", {}),
+        ("fastgan-128", {}),
+        ("fastgan-256", {"ngf": 16, "ndf": 16}),  # the full widths take ~10 s a step on a CPU
+        ("seed-001-vit", {}),
+        ("cards", {"arch": "fastgan"}),
+    ],
+)
+def test_presets_train_a_step_at_their_size(preset: str, overrides: dict) -> None:
+    cfg = apply_preset(preset, {**overrides, "batch_size": 2, "device": "cpu"})
+    s = build_session(cfg, torch.device("cpu"), iters_per_epoch=10)
+    real = s.to_images(synthetic_images(2, cfg.height, cfg.width))
+    out = train_step(s, real, collect_grads=False)
+    assert all(torch.isfinite(torch.tensor(out.values)))
+    assert s.sampler(s.fixed_noise[:1]).shape == (1, 3, cfg.height, cfg.width)
