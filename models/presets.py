@@ -127,7 +127,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "fastgan-64",
-            # Sized so a step costs about what recommended's does on a 2-core CPU (bench/preset_speed.py).
+            # Widths 16 (the paper's are 64): even so an image costs ~3x one of recommended's on the 2-core
+            # CPU (bench/preset_speed.py, docs/presets.md); wider nets would get too few steps in 10 minutes.
             "FastGAN at 64 px for a 10-minute CPU run: GLU upsampling with skip-layer excitation, a "
             "self-supervised D (L1 + SSIM reconstructions), widths 16, batch 32, hinge, SN, DiffAugment, EMA",
             TrainConfig(

@@ -21,7 +21,6 @@ from app.db.session import session_scope
 from app.db.tables import Checkpoint, Run, utcnow
 from app.settings import Settings
 from models.config import TrainConfig
-from models.device import training_threads
 from models.errors import TrainingError
 from models.train import TrainResult, train
 from worker.dbsink import DbSink
@@ -146,7 +145,6 @@ def _train_claimed(
     store.save_config(config.model_dump(mode="json"))
     data = load_training_data(settings, claimed.dataset_id, claimed.dataset_prepare, config)
     init_from = _load_init_from(claimed.init_from_path)
-    torch.set_num_threads(training_threads())  # the cores the web process leaves (CPU runs; harmless on GPU)
     hook = build_monitor_hook(
         settings, session_factory, claimed.run_id, config=config, policy=claimed.policy, sink=sink
     )
