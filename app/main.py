@@ -18,6 +18,7 @@ from app.generator_cache import GenerationSlots, GeneratorCache
 from app.metrics_cache import MetricsCache
 from app.routes import (
     api_datasets,
+    api_presets,
     api_runs,
     api_series,
     cards,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cards.router)
     app.include_router(pages_cards.router)
     app.include_router(report.router)
+    app.include_router(api_presets.router)
     return app
 
 

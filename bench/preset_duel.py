@@ -9,12 +9,18 @@ whose config and budget match is reused (its outcome.json), so candidates can be
 
 Each run uses models.train with a JsonlSink, a RunDirStore and a MonitorHook (policy "warn") that logs the
 detectors' events (d_saturation, mode_collapse, ...). The final generator (EMA weights when on, and also
-the raw G) is judged with models.monitoring.epoch_quality on --samples samples against every real image,
-and its fixed-noise grid is written to --grids.
+the raw G) is judged by the classifier two-sample test (C2ST, issue 12) against the real images every run
+held back (the same ones for all: same seed and holdout share), and by models.monitoring.epoch_quality on
+--samples samples against every training image for diversity (spread ratio) and memorisation
+(nearest-neighbour distance). Its fixed-noise grid is written to --grids.
+
+The C2ST comes from --judge MODULE:FUNCTION or FILE.py:FUNCTION, called as f(real, fake, seed=0) and
+returning a dict or an object with to_dict() holding at least c2st and c2st_std (default:
+models.monitoring.c2st:c2st).
 
 A candidate is PRESET or PRESET,key=value,... (values read as JSON, else text), e.g.
     .venv/bin/python bench/preset_duel.py --data /work/data/models-sanity/dw64.pt --measure-only \
-        seed-000-classic recommended "recommended,ngf=32,ndf=32"
+        seed-000-classic recommended fastgan-64 seed-001-vit
     nice -n 15 .venv/bin/python bench/preset_duel.py --data /work/data/models-sanity/dw64.pt --minutes 10 \
         --speeds 118.4 162.7 318.7 seed-000-classic recommended "recommended,ngf=32,ndf=32"
 """
@@ -22,10 +28,14 @@ A candidate is PRESET or PRESET,key=value,... (values read as JSON, else text), 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import math
 import os
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +46,7 @@ from torchvision.utils import make_grid
 
 from models.config import TrainConfig
 from models.generate import generate, load_generator
+from models.holdout import split_holdout
 from models.monitoring import MonitorHook, epoch_quality
 from models.presets import apply_preset
 from models.sink import JsonlSink
@@ -82,10 +93,40 @@ def parse_args() -> argparse.Namespace:
         "--measure-only", action="store_true", help="print the speeds and budgets, train nothing"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--judge",
+        default="models.monitoring.c2st:c2st",
+        help="the C2ST: MODULE:FUNCTION or FILE.py:FUNCTION, called as f(real, fake, seed=0)",
+    )
+    parser.add_argument(
+        "--holdout-fraction",
+        type=float,
+        default=0.09,
+        help="share of images every run holds back for the C2ST (capped at 64 by TrainConfig)",
+    )
     return parser.parse_args()
 
 
-def parse_candidate(spec: str) -> Candidate:
+def load_judge(spec: str) -> Callable[..., Any]:
+    """The C2ST function named by MODULE:FUNCTION or FILE.py:FUNCTION."""
+    target, _, name = spec.rpartition(":")
+    try:
+        if target.endswith(".py"):
+            module_spec = importlib.util.spec_from_file_location(f"injected_{Path(target).stem}", target)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_spec.name] = module  # dataclasses look their module up there
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+        return getattr(module, name)
+    except (ImportError, AttributeError, FileNotFoundError) as exc:
+        raise SystemExit(
+            f"no C2ST judge at {spec!r} ({exc}); it lands with issue 12 as models.monitoring.c2st:c2st, "
+            "or pass --judge PATH/c2st.py:c2st"
+        ) from exc
+
+
+def parse_candidate(spec: str, holdout_fraction: float) -> Candidate:
     name, *pairs = spec.split(",")
     overrides: dict[str, Any] = {}
     for pair in pairs:
@@ -96,7 +137,8 @@ def parse_candidate(spec: str) -> Candidate:
             overrides[key] = text
     # Cadence only: a checkpoint per 10 epochs and a grid per 5 keep the disk use small.
     cadence = {"checkpoint_every_epochs": 10, "grid_every_epochs": 5, "epochs": 100_000}
-    return Candidate(spec, apply_preset(name, {**overrides, **cadence}))
+    fixed = {**cadence, "holdout_fraction": holdout_fraction}
+    return Candidate(spec, apply_preset(name, {**overrides, **fixed}))
 
 
 def measure_speeds(candidates: list[Candidate], seconds: float, rounds: int = 3) -> None:
@@ -153,14 +195,29 @@ def run(c: Candidate, data: torch.Tensor, run_dir: Path) -> dict[str, Any]:
     }
 
 
-def judge(checkpoint: Path, data: torch.Tensor, n: int, *, use_ema: bool = True) -> dict[str, Any]:
-    """epoch_quality of n samples from the final generator against every real image, both in [-1, 1]."""
+def judge(
+    checkpoint: Path,
+    data: torch.Tensor,
+    n: int,
+    c2st: Callable[..., Any],
+    *,
+    use_ema: bool = True,
+) -> dict[str, Any]:
+    """The C2ST of n samples from the final generator against the run's held-back images, and
+    epoch_quality (diversity, memorisation) against every training image, all in [-1, 1]."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    config = TrainConfig.model_validate(state["config"])
+    training, held_back = split_holdout(data, config)
+    if held_back is None:
+        raise SystemExit("the runs held back no images, so there is nothing to judge the C2ST on")
     G = load_generator(state, use_ema=use_ema)
     fake = generate(G, n, EVAL_SEED) * 2 - 1
-    real = data.float() / 127.5 - 1
-    quality = epoch_quality(fake, real)
-    return {"score": quality.score, **quality.to_dict()}
+    quality = epoch_quality(fake, training.float() / 127.5 - 1)
+    started = time.perf_counter()
+    verdict = c2st(held_back, fake, seed=0)
+    verdict = verdict.to_dict() if hasattr(verdict, "to_dict") else dict(verdict)
+    verdict["c2st_seconds"] = time.perf_counter() - started
+    return {"score": quality.score, **quality.to_dict(), **verdict}
 
 
 def last_rows(run_dir: Path, n: int = 100) -> dict[str, float]:
@@ -209,9 +266,11 @@ def run_and_judge(c: Candidate, data: torch.Tensor, args: argparse.Namespace) ->
     outcome = run(c, data, run_dir)
     outcome["config"] = c.config.model_dump(mode="json")
     outcome["speed"] = c.speed
-    outcome["final"] = judge(Path(outcome["checkpoint"]), data, args.samples)
+    outcome["final"] = judge(Path(outcome["checkpoint"]), data, args.samples, args.c2st)
     if c.config.ema_decay is not None:  # how much the moving average helps at this budget
-        outcome["final_raw_g"] = judge(Path(outcome["checkpoint"]), data, args.samples, use_ema=False)
+        outcome["final_raw_g"] = judge(
+            Path(outcome["checkpoint"]), data, args.samples, args.c2st, use_ema=False
+        )
     outcome["last_100_rows"] = last_rows(run_dir)
     save_grid(Path(outcome["checkpoint"]), args.grids / f"grid-{slug(c.label)}.png")
     saved.write_text(json.dumps(outcome, indent=1, default=str))
@@ -220,13 +279,19 @@ def run_and_judge(c: Candidate, data: torch.Tensor, args: argparse.Namespace) ->
 
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
-    print(f"{'candidate':<44} {'steps':>6} {'score':>6} {'prec':>5} {'rec':>5} {'div':>5} {'nn':>5} events")
+    """C2ST (lower is better, 0.5 = indistinguishable) with its spread over repeats; diversity = sample
+    spread over the real images' (pixel and random-feature); nn = mean nearest-training-image distance in
+    units of the real images' own spacing (near 0 = copying)."""
+    header = f"{'candidate':<32} {'steps':>6} {'img/s':>6} {'C2ST':>6} {'±sd':>5} {'raw G':>6}"
+    print(f"{header} {'div px/ft':>10} {'nn':>5} events")
     for label, r in results.items():
-        f = r["final"]
+        f, raw = r["final"], r.get("final_raw_g")
         kinds = sorted({f"{kind}:{sev}" for _, kind, sev in r["events"]})
+        raw_c2st = f"{raw['c2st']:6.3f}" if raw else f"{'-':>6}"
         print(
-            f"{label:<44} {r['steps']:>6} {f['score']:6.3f} {f['precision']:5.2f} {f['recall']:5.2f} "
-            f"{f['diversity_feature']:5.2f} {f['nn_pixel_mean']:5.2f} {', '.join(kinds) or '-'}"
+            f"{label:<32} {r['steps']:>6} {r['speed']:6.1f} {f['c2st']:6.3f} {f['c2st_std']:5.3f} {raw_c2st} "
+            f"{f['diversity_pixel']:4.2f}/{f['diversity_feature']:4.2f} {f['nn_pixel_mean']:5.2f} "
+            f"{', '.join(kinds) or '-'}"
         )
 
 
@@ -235,7 +300,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = torch.load(args.data, map_location="cpu", weights_only=True)
     data = data["images"] if isinstance(data, dict) else data
-    candidates = [parse_candidate(spec) for spec in args.candidates]
+    args.c2st = load_judge(args.judge)
+    candidates = [parse_candidate(spec, args.holdout_fraction) for spec in args.candidates]
     print(f"{len(data)} images {tuple(data.shape[1:])}; load average {os.getloadavg()}", flush=True)
     if args.speeds:
         for c, speed in zip(candidates, args.speeds, strict=True):

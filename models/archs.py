@@ -13,7 +13,7 @@ class ArchSpec:
     None means "derived from the image size" (the generic DCGAN)."""
 
     name: str
-    family: str  # "dcgan" or "cnn96": which builder in models.nets makes it
+    family: str  # "dcgan", "cnn96", "fastgan" or "vit": which builder in models.nets makes it
     n_up: int | None
     description: str
 
@@ -28,6 +28,20 @@ ARCHS: dict[str, ArchSpec] = {
         ArchSpec("dcgan128", "dcgan", 5, "DCGAN with one more block: 4x4 base, 32x upsampling (128 px)"),
         ArchSpec(
             "cnn96", "cnn96", 4, "Seed 001's CNN: 6x6 base, four upsampling blocks, 3x3 conv out (96 px)"
+        ),
+        ArchSpec(
+            "fastgan",
+            "fastgan",
+            None,
+            "FastGAN (Liu et al. 2021): GLU upsampling, skip-layer excitation, self-supervised D with "
+            "reconstruction decoders; depth follows the image size (64, 128, 256 px, 96x128 cards)",
+        ),
+        ArchSpec(
+            "vit",
+            "vit",
+            3,
+            "Seed 001's ViT option: transformer G (tokens -> 8 px patches) and a ViTGAN-style D "
+            "(L2-distance attention, spectral norm); sides must be multiples of 8",
         ),
     )
 }

@@ -23,7 +23,7 @@ class TrainConfig(BaseModel):
     # Network shape.
     arch: str = Field(
         "dcgan64",
-        description="Network family: dcgan (depth from image size), dcgan64, dcgan128, cnn96",
+        description="Network family: dcgan (depth from image size), dcgan64, dcgan128, cnn96, fastgan, vit",
         json_schema_extra={"enum": list(ARCHS)},
     )
     image_size: int = Field(
@@ -111,13 +111,40 @@ class TrainConfig(BaseModel):
     ema_decay: float | None = Field(
         None, ge=0.5, lt=1, description="Exponential moving average of G weights (e.g. 0.999); None = off"
     )
+    ada_target: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Adaptive augmentation: apply the DiffAugment ops with a probability p steered so that "
+        "E[sign(D(real))] stays near this target (0.6 in the ADA paper); None = always apply them",
+    )
+    ada_interval: int = Field(4, ge=1, le=1000, description="Adaptive augmentation: adjust p every N steps")
+    ada_kimg: float = Field(
+        20.0,
+        gt=0,
+        le=10_000,
+        description="Adaptive augmentation: thousands of real images for p to be able to go from 0 to 1",
+    )
+    recon_weight: float = Field(
+        1.0, ge=0, le=100, description="fastgan: weight of D's self-supervised reconstruction loss; 0 = off"
+    )
+    recon_lpips_weights: str | None = Field(
+        None,
+        description="fastgan: a local folder with vgg16.pth and the LPIPS vgg.pth heads to use LPIPS as the "
+        "reconstruction loss; None = weights-free L1 + SSIM",
+    )
 
     # Hardware.
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = CUDA when available")
-    amp: Literal["off", "bf16", "fp16"] = Field(
-        "off", description="Mixed precision on CUDA only; ignored on CPU (much slower there)"
+    amp: Literal["off", "auto", "bf16", "fp16"] = Field(
+        "off",
+        description="Mixed precision: auto = bf16 on CUDA, float32 on CPU; bf16 also on CPUs with native "
+        "bf16 (AVX512-BF16/AMX); fp16 CUDA only",
     )
     channels_last: bool = Field(True, description="NHWC memory layout (faster convolutions on CPU and GPU)")
+    torch_compile: bool = Field(
+        False, description="torch.compile G and D on CUDA (slow first steps); ignored on CPU"
+    )
 
     # Cadence of logs and artifacts.
     log_every: int = Field(
@@ -170,6 +197,11 @@ class TrainConfig(BaseModel):
                 "real_label (label smoothing) and label_flip_prob only apply to loss 'bce', "
                 f"not {self.loss!r}: "
                 "set real_label=1.0 and label_flip_prob=0 or use bce"
+            )
+        if self.ada_target is not None and not self.augment_ops:
+            raise ValueError(
+                "ada_target (adaptive augmentation) steers how often the DiffAugment ops are applied: "
+                "set diffaugment (e.g. 'color,translation,cutout') or ada_target=None"
             )
         if self.loss == "wgan-gp" and self.gp_weight == 0:
             raise ValueError(

@@ -11,11 +11,19 @@ import torch
 import torch.nn.functional as F
 
 
-def diff_augment(x: torch.Tensor, ops: tuple[str, ...], generator: torch.Generator) -> torch.Tensor:
-    """Apply the policy's ops in order ("color", "translation", "cutout"); an empty policy is identity."""
+def diff_augment(
+    x: torch.Tensor, ops: tuple[str, ...], generator: torch.Generator, p: float = 1.0
+) -> torch.Tensor:
+    """Apply the policy's ops in order ("color", "translation", "cutout"); an empty policy is identity.
+    With p < 1 (adaptive augmentation) each op's function touches a sample with probability p; the op's
+    random draws are made either way, so the generator advances the same for every p."""
     for op in ops:
         for fn in AUGMENT_FNS[op]:
-            x = fn(x, generator)
+            if p >= 1.0:
+                x = fn(x, generator)
+                continue
+            keep = torch.rand(x.size(0), 1, 1, 1, generator=generator) >= p
+            x = torch.where(keep.to(x.device, non_blocking=True), x, fn(x, generator))
     return x
 
 

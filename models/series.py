@@ -49,7 +49,23 @@ _SEED = [
 ]
 # What every GAN step returns, the detectors watch and the seed's log line prints, in this order.
 SEED_SERIES: tuple[str, ...] = tuple(s.name for s in _SEED)
-SERIES: list[Series] = [*_SEED]
+
+
+def _augment_p(values: dict[str, torch.Tensor], state: Any) -> torch.Tensor:
+    import torch
+
+    return torch.tensor(state.augment_p)
+
+
+SERIES: list[Series] = [
+    *_SEED,
+    Series(
+        "aug_p", "augment p", "d_output", "D", "#e599f7",
+        "chance each DiffAugment op is applied: adaptive augmentation (ADA) steers it toward ada_target; "
+        "1 without ADA, 0 without DiffAugment",
+        compute=_augment_p,
+    ),
+]  # fmt: skip
 
 
 def names() -> tuple[str, ...]:

@@ -31,6 +31,8 @@ def train_step(s: TrainingState, real: torch.Tensor, *, collect_grads: bool) -> 
     loss_g, d_g_z2, g_stats = g_step(s, fake, feats_real, collect_grads=collect_grads)
     s.sched_g.step()
     s.sched_d.step()
+    if s.ada is not None:
+        s.ada.end_step()
     tensors = {"loss_d": loss_d, "loss_g": loss_g, "d_x": d_x, "d_g_z1": d_g_z1, "d_g_z2": d_g_z2}
     values = series.step_values(tensors, s)
     return StepOutput(values=values, grad_stats=d_stats + g_stats)
@@ -46,10 +48,14 @@ def d_step(
     if cfg.r1_weight > 0:
         real_in = real_in.detach().requires_grad_(True)
     with s.autocast():
-        logit_real, feats_real = s.D.forward_with_features(real_in)
+        logit_real, feats_real, recon = _d_on_real(s, real_in)
         logit_fake = s.D(fake_in)
     loss = losses.d_loss(cfg.loss, logit_real, logit_fake, _bce_targets(s, real.size(0)))
     loss = loss + _penalties(s, real_in, fake_in, logit_real)
+    if recon is not None:
+        loss = loss + cfg.recon_weight * recon
+    if s.ada is not None:
+        s.ada.observe(logit_real)
     s.opt_d.zero_grad(set_to_none=True)
     s.scaler_d.scale(loss).backward()
     stats = _clip_and_measure(s.D, s.opt_d, s.scaler_d, s, "D", collect_grads)
@@ -82,6 +88,18 @@ def g_step(
     if s.ema is not None:
         update_ema(s.ema, s.G, cfg.ema_decay, s.step)
     return loss.detach(), losses.d_score(cfg.loss, logit_fake), stats
+
+
+def _d_on_real(
+    s: TrainingState, real_in: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """D's logits and features on the real batch; a self-supervised D (FastGAN) also reconstructs it."""
+    if s.config.recon_weight > 0 and hasattr(s.D, "forward_with_reconstruction"):
+        logits, feats, recon = s.D.forward_with_reconstruction(real_in, s.gen)
+        s.recon_loss = recon.detach()
+        return logits, feats, recon
+    logits, feats = s.D.forward_with_features(real_in)
+    return logits, feats, None
 
 
 def _bce_targets(s: TrainingState, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -49,10 +49,8 @@ LOG_LINE = "[%d/%d][%d/%d] Loss_D: %.4f Loss_G: %.4f D(x): %.4f D(G(z)): %.4f / 
 
 
 def log_line(epoch: int, epochs: int, i: int, iters: int, values: dict[str, float]) -> str:
-    """The seed's log line (pytorch/examples dcgan), then any further series as `label: value`."""
-    line = LOG_LINE % (epoch, epochs, i, iters, *(values[name] for name in series.SEED_SERIES))
-    extra = [f"{s.label}: {values[s.name]:.4f}" for s in series.SERIES if s.name not in series.SEED_SERIES]
-    return " ".join([line, *extra])
+    """The seed's log line (pytorch/examples dcgan), exactly; later series are in the rows, not the log."""
+    return LOG_LINE % (epoch, epochs, i, iters, *(values[name] for name in series.SEED_SERIES))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from models.ada import AdaController
 from models.config import TrainConfig
 from models.device import autocast_factory, make_grad_scaler, resolve_amp
 from models.diffaugment import diff_augment
@@ -35,6 +36,7 @@ RESUMABLE_CHANGES = frozenset(
         "device",
         "amp",
         "channels_last",
+        "torch_compile",
     }
 )
 
@@ -60,6 +62,8 @@ class TrainingState:
     epoch: int = 0  # epoch in progress (= epochs completed)
     iteration: int = 0  # iterations completed within that epoch
     elapsed_s: float = 0.0
+    ada: AdaController | None = None  # adaptive augmentation (config.ada_target); p is in the checkpoint
+    recon_loss: torch.Tensor | None = None  # fastgan: D's last reconstruction loss (on device, not synced)
     autocast: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,8 +81,17 @@ class TrainingState:
     def noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.config.nz, 1, 1, generator=self.gen).to(self.device, non_blocking=True)
 
+    @property
+    def augment_p(self) -> float:
+        """The chance each DiffAugment op touches a sample: ADA's p, 1 without ADA, 0 without DiffAugment."""
+        if not self.config.augment_ops:
+            return 0.0
+        return self.ada.p if self.ada is not None else 1.0
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, self.config.augment_ops, self.gen) if self.config.augment_ops else x
+        if not self.config.augment_ops:
+            return x
+        return diff_augment(x, self.config.augment_ops, self.gen, self.augment_p)
 
     def to_images(self, batch_u8: torch.Tensor) -> torch.Tensor:
         """uint8 [0, 255] -> float [-1, 1] in the session's memory format."""
@@ -97,13 +110,17 @@ def build_training_state(config: TrainConfig, device: torch.device, iters_per_ep
     amp_dtype, _ = resolve_amp(config.amp, device)
     gen = torch.Generator().manual_seed(config.seed)
     fixed_noise = torch.randn(GRID_SAMPLES, config.nz, 1, 1, generator=gen).to(device)
+    ema = make_ema(G) if config.ema_decay is not None else None  # copied before compiling
+    if config.torch_compile and device.type == "cuda":
+        G.compile()  # in place: state_dict keys, and so checkpoints, stay as without compiling
+        D.compile()
     return TrainingState(
         config=config,
         device=device,
         iters_per_epoch=iters_per_epoch,
         G=G,
         D=D,
-        ema=make_ema(G) if config.ema_decay is not None else None,
+        ema=ema,
         opt_g=opt_g,
         opt_d=opt_d,
         sched_g=make_scheduler(opt_g, config, iters_per_epoch),
@@ -113,7 +130,14 @@ def build_training_state(config: TrainConfig, device: torch.device, iters_per_ep
         amp_dtype=amp_dtype,
         gen=gen,
         fixed_noise=fixed_noise,
+        ada=_make_ada(config),
     )
+
+
+def _make_ada(config: TrainConfig) -> AdaController | None:
+    if config.ada_target is None:
+        return None
+    return AdaController(target=config.ada_target, interval=config.ada_interval, kimg=config.ada_kimg)
 
 
 def clone_to_cpu(obj: Any) -> Any:
@@ -148,6 +172,7 @@ def training_state_dict(s: TrainingState) -> dict[str, Any]:
             "scaler_g": s.scaler_g.state_dict(),
             "scaler_d": s.scaler_d.state_dict(),
             "fixed_noise": s.fixed_noise,
+            "ada": s.ada.state_dict() if s.ada is not None else None,
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if s.device.type == "cuda" else None,
@@ -169,6 +194,8 @@ def restore_training_state(s: TrainingState, state: dict[str, Any]) -> None:
     for name in ("opt_g", "opt_d", "sched_g", "sched_d", "scaler_g", "scaler_d"):
         getattr(s, name).load_state_dict(state[name])
     s.fixed_noise = state["fixed_noise"].to(s.device)
+    if s.ada is not None and state.get("ada") is not None:
+        s.ada.load_state_dict(state["ada"])
     torch.set_rng_state(state["rng"]["torch"])
     if s.device.type == "cuda" and state["rng"]["cuda"] is not None:
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])

@@ -18,6 +18,8 @@ def register_tasks(celery: Celery, settings: Settings) -> WorkerContext:
     def train_run(run_id: int) -> None:
         from worker.training import run_training  # torch is imported in the worker only, on first task
 
+        _fit_torch_threads()
+
         run_training(context.settings, context.session_factory, run_id, shutdown=context.shutdown)
 
     @celery.task(name=IMPORT_TASK, ignore_result=True)
@@ -28,3 +30,12 @@ def register_tasks(celery: Celery, settings: Settings) -> WorkerContext:
 
     install_lifecycle(celery, context)
     return context
+
+
+def _fit_torch_threads() -> None:
+    """Training threads: the cores the web process leaves (models.device.training_threads)."""
+    import torch
+
+    from models.device import training_threads
+
+    torch.set_num_threads(training_threads())

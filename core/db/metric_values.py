@@ -35,7 +35,7 @@ def insert_values(run_id: int, row: IterationMetrics) -> dict[str, Any]:
 
 def parse_extra(text: str | dict[str, Any] | None, names: tuple[str, ...]) -> list[float]:
     """One row's extra series as floats in `names` order (NaN where a row lacks one)."""
-    values = json.loads(text) if isinstance(text, str) else (text or {})
+    values = (json.loads(text) if isinstance(text, str) else text) or {}  # SQL NULL or JSON null: none
     return [float("nan") if values.get(name) is None else float(values[name]) for name in names]
 
 

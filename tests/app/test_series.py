@@ -14,7 +14,7 @@ from models.sink import IterationMetrics
 from tests.app.factories import make_dataset, make_run
 from worker.dbsink import DbSink
 
-AUG_P = Series("aug_p", "augment p", "d_output", None, "#123456", "augmentation probability")
+LR_RATIO = Series("lr_ratio", "lr ratio", "d_output", None, "#123456", "a test series")
 
 
 def test_a_declared_series_is_stored_served_and_charted(
@@ -22,19 +22,19 @@ def test_a_declared_series_is_stored_served_and_charted(
 ) -> None:
     run = make_run(session, make_dataset(session))
     seed = {"loss_d": 1.0, "loss_g": 2.0, "d_x": 0.6, "d_g_z1": 0.4, "d_g_z2": 0.45}
-    with declared(AUG_P):
+    with declared(LR_RATIO):
         sink = DbSink(app.state.sessionmaker, run.id)
         for step in (1, 2, 3):
-            sink.log_iteration(IterationMetrics(step, 0, step - 1, {**seed, "aug_p": step / 10}))
-        sink.log_iteration(IterationMetrics(4, 0, 3, {**seed, "aug_p": float("nan")}))
+            sink.log_iteration(IterationMetrics(step, 0, step - 1, {**seed, "lr_ratio": step / 10}))
+        sink.log_iteration(IterationMetrics(4, 0, 3, {**seed, "lr_ratio": float("nan")}))
         sink.flush()
 
         points = client.get(f"/api/runs/{run.id}/metrics").json()
-        assert [p["aug_p"] for p in points] == [0.1, 0.2, 0.3, None]
+        assert [p["lr_ratio"] for p in points] == [0.1, 0.2, 0.3, None]
         assert points[0]["loss_g"] == 2.0
-        assert client.get(f"/api/runs/{run.id}/metrics?after_step=2").json()[0]["aug_p"] == 0.3
+        assert client.get(f"/api/runs/{run.id}/metrics?after_step=2").json()[0]["lr_ratio"] == 0.3
         listed = client.get("/api/series").json()
-        assert [s["name"] for s in listed][-1] == "aug_p" and listed[-1]["label"] == "augment p"
+        assert [s["name"] for s in listed][-1] == "lr_ratio" and listed[-1]["label"] == "lr ratio"
 
         page = client.get(f"/runs/{run.id}").text
         embedded = json.loads(re.search(r'id="series-list">(.*?)</script>', page).group(1))
@@ -43,4 +43,4 @@ def test_a_declared_series_is_stored_served_and_charted(
 
     # undeclared, the same rows serve the seed's five series only
     points = client.get(f"/api/runs/{run.id}/metrics").json()
-    assert "aug_p" not in points[0] and points[0]["d_x"] == 0.6
+    assert "lr_ratio" not in points[0] and points[0]["d_x"] == 0.6

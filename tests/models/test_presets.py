@@ -10,7 +10,17 @@ from models.presets import PRESETS, PresetError, apply_preset, list_presets
 
 
 def test_presets_are_described_configs() -> None:
-    assert list(PRESETS) == ["seed-000-classic", "seed-001-stable", "seed-002-128", "recommended", "cards"]
+    assert list(PRESETS) == [
+        "seed-000-classic",
+        "seed-001-stable",
+        "seed-002-128",
+        "recommended",
+        "cards",
+        "fastgan-64",
+        "fastgan-128",
+        "fastgan-256",
+        "seed-001-vit",
+    ]
     for name, preset in PRESETS.items():
         assert isinstance(preset.config, TrainConfig), name
         assert preset.description and "\n" not in preset.description

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from models.config import TrainConfig
+from models.device import cpu_has_native_bf16
 from models.sink import ListSink
 from models.store import RunDirStore
 from models.train import train
@@ -95,13 +96,24 @@ def test_channels_last_changes_layout_not_results(tmp_path: Path, baseline: dict
 
 
 def test_amp_on_cpu_is_ignored_with_a_logged_reason(tmp_path: Path, baseline: dict) -> None:
-    cfg = TrainConfig(**{**TINY, "amp": "bf16"})
+    cfg = TrainConfig(**{**TINY, "amp": "fp16"})  # fp16 autocast is CUDA-only on every CPU
     sink, lines = ListSink(), []
     result = train(cfg, synthetic_images(16, 16), sink, RunDirStore(tmp_path), log=lines.append)
     state = torch.load(result.checkpoint.path, weights_only=True)
-    assert any("amp=bf16 ignored on cpu" in line for line in lines)
+    assert any("amp=fp16 ignored on cpu" in line for line in lines)
     assert [e.kind for e in sink.events] == ["amp_ignored"]
     assert _same_weights(state["G"], baseline["G"])  # trained in float32, exactly as without amp
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no avx512_bf16/amx_bf16")
+def test_bf16_on_a_cpu_with_native_bf16_trains_in_bf16(tmp_path: Path, baseline: dict) -> None:
+    sink = ListSink()
+    cfg = TrainConfig(**{**TINY, "amp": "bf16"})
+    result = train(cfg, synthetic_images(16, 16), sink, RunDirStore(tmp_path))
+    state = torch.load(result.checkpoint.path, weights_only=True)
+    assert sink.events == []  # honoured, not ignored
+    assert not _same_weights(state["G"], baseline["G"])  # autocast changed the arithmetic
+    assert all(torch.isfinite(v).all() for v in state["G"].values() if v.is_floating_point())
 
 
 def test_lr_schedule_reaches_the_optimizer(tmp_path: Path) -> None:
