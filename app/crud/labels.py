@@ -1,0 +1,121 @@
+"""A dataset's class labels: read from an import, set from a CSV column, cleared, read back per label.
+
+The labels themselves live in <dataset>/labels.json (datasets.labels); the row's stats keep the counts,
+the rule and the warnings, so lists and pages need no file access. A refusal changes neither.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app.errors import ConflictError, InvalidInputError
+from core.dataset_status import READY
+from core.db.tables import Dataset
+from core.settings import Settings
+from datasets.csv_import import read_import_state
+from datasets.labels import (
+    NO_LABEL_STATS,
+    LabelError,
+    LabelSet,
+    labels_from_csv_column,
+    labels_from_import,
+    read_labels,
+    remove_labels,
+    write_labels,
+)
+from datasets.layout import CSV_SOURCE_NAME, DatasetPaths, list_raw_images
+from datasets.report import IngestReport
+from models.config import TrainConfig
+
+PREVIEW_PER_LABEL = 8
+
+
+def small_label_threshold() -> int:
+    """A label with fewer images than the default batch is warned about."""
+    return int(TrainConfig.model_fields["batch_size"].default)
+
+
+def label_import(report: IngestReport, dataset_root: Path, image_count: int) -> dict[str, object]:
+    """Write the labels an archive or folder import carries (its labels.csv, else its folders) and return
+    the stats for the row; LabelError (a DatasetError) refuses the import."""
+    label_set = labels_from_import(
+        report.members, report.label_tables, image_count=image_count, small_below=small_label_threshold()
+    )
+    if label_set is None:
+        return dict(NO_LABEL_STATS)
+    write_labels(dataset_root, label_set)
+    return label_set.stats()
+
+
+def set_labels_from_column(session: Session, *, settings: Settings, dataset: Dataset, column: str) -> Dataset:
+    """Label a CSV dataset by one of its CSV's columns (list cells give their first value)."""
+    root = settings.dataset_dir(dataset.id)
+    csv_path = root / CSV_SOURCE_NAME
+    if dataset.source_kind != "csv" or not csv_path.is_file():
+        raise InvalidInputError(
+            f"dataset {dataset.id} was not imported from a CSV, so it has no columns to label by; "
+            "its labels come from folder names or a labels.csv in the archive",
+            loc=("body", "column"),
+        )
+    if dataset.status != READY:
+        raise ConflictError(f"dataset {dataset.id} is {dataset.status}; label it once its import is done")
+    raw = DatasetPaths(root).raw
+    url_to_file = {url: entry["file"] for url, entry in read_import_state(raw).items() if entry["file"]}
+    try:
+        label_set = labels_from_csv_column(
+            csv_path,
+            column,
+            url_to_file,
+            image_count=len(list_raw_images(raw)),
+            small_below=small_label_threshold(),
+        )
+    except LabelError as exc:
+        raise InvalidInputError(str(exc), loc=("body", "column")) from exc
+    write_labels(root, label_set)
+    dataset.stats = {**(dataset.stats or {}), **label_set.stats()}
+    session.commit()
+    return dataset
+
+
+def clear_labels(session: Session, *, settings: Settings, dataset: Dataset) -> Dataset:
+    remove_labels(settings.dataset_dir(dataset.id))
+    dataset.stats = {**(dataset.stats or {}), **NO_LABEL_STATS}
+    session.commit()
+    return dataset
+
+
+def dataset_labels(settings: Settings, dataset: Dataset) -> LabelSet | None:
+    return read_labels(settings.dataset_dir(dataset.id))
+
+
+def label_counts(dataset: Dataset) -> dict[str, int]:
+    return dict((dataset.stats or {}).get("labels") or {})
+
+
+def preview_rows(
+    settings: Settings, dataset: Dataset, *, per_label: int = PREVIEW_PER_LABEL
+) -> dict[str, list[str]]:
+    """label -> thumbnail file names of its first images, for the dataset page's row per label."""
+    from datasets.preview import thumbnail_name  # datasets.preview loads torch; pages need it anyway
+
+    label_set = dataset_labels(settings, dataset)
+    if label_set is None:
+        return {}
+    rows: dict[str, list[str]] = {name: [] for name in label_set.counts()}
+    for raw_name, label in sorted(label_set.labels.items()):
+        if len(rows[label]) < per_label:
+            rows[label].append(thumbnail_name(raw_name))
+    return rows
+
+
+def csv_columns(settings: Settings, dataset: Dataset) -> list[str]:
+    """The header of a CSV dataset's CSV (the columns it can be labelled by); [] for other datasets."""
+    csv_path = settings.dataset_dir(dataset.id) / CSV_SOURCE_NAME
+    if dataset.source_kind != "csv" or not csv_path.is_file():
+        return []
+    with open(csv_path, encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader(f), [])
+    return [name for name in header if name.strip() and name.strip().lower() != "image_url"]
