@@ -144,6 +144,23 @@ class TrainConfig(BaseModel):
         "none are held back when that would be fewer than 16 images or leave less than one batch",
     )
 
+    # Class conditioning (models/nets/conditional.py).
+    conditional: bool = Field(
+        False, description="Condition G and D on the dataset's labels (projection discriminator)"
+    )
+    label_names: tuple[str, ...] = Field(
+        (), max_length=100, description="Class names in index order; set from the dataset's labels"
+    )
+    cond_transition_start_epochs: int = Field(
+        2, ge=0, le=100_000, description="Conditional runs: epochs trained unconditionally first"
+    )
+    cond_transition_epochs: int = Field(
+        4,
+        ge=0,
+        le=100_000,
+        description="Conditional runs: epochs over which the condition is blended in (0 = switch on at once)",
+    )
+
     @field_validator("arch")
     @classmethod
     def _known_arch(cls, arch: str) -> str:
@@ -170,6 +187,12 @@ class TrainConfig(BaseModel):
                 "real_label (label smoothing) and label_flip_prob only apply to loss 'bce', "
                 f"not {self.loss!r}: "
                 "set real_label=1.0 and label_flip_prob=0 or use bce"
+            )
+        if self.conditional and len(self.label_names) < 2:
+            raise ValueError("a conditional run needs a dataset with at least two labels (label_names)")
+        if self.label_names and not self.conditional:
+            raise ValueError(
+                "label_names only apply to conditional runs: set conditional=true or leave them out"
             )
         if self.loss == "wgan-gp" and self.gp_weight == 0:
             raise ValueError(

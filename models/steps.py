@@ -19,16 +19,22 @@ class StepOutput:
     grad_stats: list[GradStat]
 
 
-def train_step(s: TrainingState, real: torch.Tensor, *, collect_grads: bool) -> StepOutput:
-    """Update D `d_steps` times on this real batch (fresh noise each time), then G once, then the lr."""
+def train_step(
+    s: TrainingState, real: torch.Tensor, *, collect_grads: bool, labels: torch.Tensor | None = None
+) -> StepOutput:
+    """Update D `d_steps` times on this real batch (fresh noise each time), then G once, then the lr.
+    A conditional run passes the batch's labels; its fakes get the same labels (Miyato & Koyama 2018)."""
     n = real.size(0)
+    cond = () if labels is None else (labels,)
     for k in range(s.config.d_steps):
         last = k == s.config.d_steps - 1
         # The last fake keeps its graph: the G step reuses it, like the seed's single forward pass.
         with torch.set_grad_enabled(last), s.autocast():
-            fake = s.G(s.noise(n))
-        loss_d, d_x, d_g_z1, feats_real, d_stats = d_step(s, real, fake, collect_grads=collect_grads and last)
-    loss_g, d_g_z2, g_stats = g_step(s, fake, feats_real, collect_grads=collect_grads)
+            fake = s.G(s.noise(n), *cond)
+        loss_d, d_x, d_g_z1, feats_real, d_stats = d_step(
+            s, real, fake, collect_grads=collect_grads and last, cond=cond
+        )
+    loss_g, d_g_z2, g_stats = g_step(s, fake, feats_real, collect_grads=collect_grads, cond=cond)
     s.sched_g.step()
     s.sched_d.step()
     tensors = {"loss_d": loss_d, "loss_g": loss_g, "d_x": d_x, "d_g_z1": d_g_z1, "d_g_z2": d_g_z2}
@@ -37,7 +43,7 @@ def train_step(s: TrainingState, real: torch.Tensor, *, collect_grads: bool) -> 
 
 
 def d_step(
-    s: TrainingState, real: torch.Tensor, fake: torch.Tensor, *, collect_grads: bool
+    s: TrainingState, real: torch.Tensor, fake: torch.Tensor, *, collect_grads: bool, cond: tuple = ()
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[GradStat]]:
     """Maximise log D(x) + log(1 - D(G(z))) (or the hinge/Wasserstein equivalent) plus any penalties."""
     cfg = s.config
@@ -46,10 +52,10 @@ def d_step(
     if cfg.r1_weight > 0:
         real_in = real_in.detach().requires_grad_(True)
     with s.autocast():
-        logit_real, feats_real = s.D.forward_with_features(real_in)
-        logit_fake = s.D(fake_in)
+        logit_real, feats_real = s.D.forward_with_features(real_in, *cond)
+        logit_fake = s.D(fake_in, *cond)
     loss = losses.d_loss(cfg.loss, logit_real, logit_fake, _bce_targets(s, real.size(0)))
-    loss = loss + _penalties(s, real_in, fake_in, logit_real)
+    loss = loss + _penalties(s, real_in, fake_in, logit_real, cond)
     s.opt_d.zero_grad(set_to_none=True)
     s.scaler_d.scale(loss).backward()
     stats = _clip_and_measure(s.D, s.opt_d, s.scaler_d, s, "D", collect_grads)
@@ -61,14 +67,14 @@ def d_step(
 
 
 def g_step(
-    s: TrainingState, fake: torch.Tensor, feats_real: torch.Tensor, *, collect_grads: bool
+    s: TrainingState, fake: torch.Tensor, feats_real: torch.Tensor, *, collect_grads: bool, cond: tuple = ()
 ) -> tuple[torch.Tensor, torch.Tensor, list[GradStat]]:
     """Make the updated D call the same fakes real; optionally match D's mean features on real images."""
     cfg = s.config
     s.D.requires_grad_(False)  # only G's weights move here; skips D's weight gradients
     try:
         with s.autocast():
-            logit_fake, feats_fake = s.D.forward_with_features(s.augment(fake))
+            logit_fake, feats_fake = s.D.forward_with_features(s.augment(fake), *cond)
         loss = losses.g_loss(cfg.loss, logit_fake)
         if cfg.feature_matching_weight > 0:
             loss = loss + cfg.feature_matching_weight * losses.feature_matching(feats_real, feats_fake)
@@ -94,7 +100,7 @@ def _bce_targets(s: TrainingState, n: int) -> tuple[torch.Tensor, torch.Tensor] 
 
 
 def _penalties(
-    s: TrainingState, real_in: torch.Tensor, fake_in: torch.Tensor, logit_real: torch.Tensor
+    s: TrainingState, real_in: torch.Tensor, fake_in: torch.Tensor, logit_real: torch.Tensor, cond: tuple = ()
 ) -> torch.Tensor:
     """Gradient penalties in float32 (outside autocast): their second derivatives are precision-sensitive."""
     cfg = s.config
@@ -103,7 +109,7 @@ def _penalties(
         if cfg.effective_gp_weight > 0:
             eps = torch.rand(real_in.size(0), 1, 1, 1, generator=s.gen).to(s.device, non_blocking=True)
             total = total + cfg.effective_gp_weight * losses.gradient_penalty(
-                s.D, real_in.float(), fake_in.float(), eps
+                lambda x: s.D(x, *cond), real_in.float(), fake_in.float(), eps
             )
         if cfg.r1_weight > 0:
             total = total + cfg.r1_weight / 2 * losses.r1_penalty(logit_real, real_in)
