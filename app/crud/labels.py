@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.crud.datasets import effective_image_count
 from app.errors import ConflictError, InvalidInputError
 from core.dataset_status import READY
 from core.db.tables import Dataset
@@ -119,3 +121,41 @@ def csv_columns(settings: Settings, dataset: Dataset) -> list[str]:
     with open(csv_path, encoding="utf-8-sig", newline="") as f:
         header = next(csv.reader(f), [])
     return [name for name in header if name.strip() and name.strip().lower() != "image_url"]
+
+
+def with_label_names(dataset: Dataset, preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The config overrides of a new run, with label_names set from the dataset when the run is
+    conditional; InvalidInputError (422) when it is and the dataset has fewer than two labels."""
+    if "label_names" in overrides:
+        raise InvalidInputError(
+            "label_names are set from the dataset's labels; leave them out",
+            loc=("body", "config", "label_names"),
+        )
+    conditional = overrides.get("conditional")
+    if conditional is None and preset:
+        from models.presets import apply_preset
+
+        try:
+            conditional = apply_preset(preset, {}).conditional
+        except ValueError:
+            return overrides  # build_config names the unknown preset
+    if not conditional:
+        return overrides
+    names = sorted(label_counts(dataset))
+    if len(names) < 2:
+        found = f"only the label {names[0]!r}" if names else "no labels"
+        raise InvalidInputError(
+            f"a conditional run needs a dataset with at least two labels; dataset '{dataset.name}' has "
+            f"{found}. Import it with one folder per label or a labels.csv, "
+            "or label a CSV dataset by a column",
+            loc=("body", "config", "conditional"),
+        )
+    return {**overrides, "label_names": names}
+
+
+def training_image_count(dataset: Dataset, config: TrainConfig) -> int:
+    """Images per epoch before deduplication: a conditional run leaves out the unlabelled ones."""
+    if not config.conditional:
+        return effective_image_count(dataset)
+    labelled = sum(label_counts(dataset).get(name, 0) for name in config.label_names)
+    return labelled * int((dataset.prepare or {}).get("augment_factor", 1) or 1)
