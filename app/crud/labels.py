@@ -159,3 +159,13 @@ def training_image_count(dataset: Dataset, config: TrainConfig) -> int:
         return effective_image_count(dataset)
     labelled = sum(label_counts(dataset).get(name, 0) for name in config.label_names)
     return labelled * int((dataset.prepare or {}).get("augment_factor", 1) or 1)
+
+
+def run_labels(session: Session, run_id: int) -> tuple[list[str], dict[str, int]]:
+    """A run's label names (empty when it is not conditional) and its dataset's count of each."""
+    from app.crud.runs import get_run
+
+    run = get_run(session, run_id=run_id)
+    names = list((run.config or {}).get("label_names") or []) if (run.config or {}).get("conditional") else []
+    counts = label_counts(run.dataset) if run.dataset is not None and names else {}
+    return names, counts

@@ -94,3 +94,54 @@ def conditional_run(client: TestClient, settings: Settings) -> dict:
     run = client.post("/api/runs", json={"dataset_id": typed["id"], "config": CONDITIONAL}).json()
     assert run_training(settings, client.app.state.sessionmaker, run["id"]) == "completed"
     return run
+
+
+def generate(client: TestClient, run_id: int, **fields) -> dict:
+    response = client.post(
+        "/generate", json={"run_id": run_id, "n": 8, "seed": 5, "format": "json", **fields}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_generate_by_label_in_proportion_and_one_of_each(client: TestClient, conditional_run: dict) -> None:
+    run_id = conditional_run["id"]
+    fire = generate(client, run_id, label="Fire")
+    assert fire["labels"] == ["Fire"] * 8
+    water = generate(client, run_id, label="Water")
+    assert fire["images"] != water["images"]  # same seeds, the label changes the images
+    assert generate(client, run_id, label="Fire")["images"] == fire["images"]  # reproducible
+
+    each = generate(client, run_id, labels=["Fire", "Water"] * 4)
+    assert each["labels"] == ["Fire", "Water"] * 4
+    assert each["images"][0] == fire["images"][0] and each["images"][1] == water["images"][1]
+
+    drawn = client.post("/generate", json={"run_id": run_id, "n": 200, "seed": 1, "format": "json"}).json()
+    assert 70 <= drawn["labels"].count("Fire") <= 130  # the data is half Fire, half Water
+
+    png = client.post("/generate", json={"run_id": run_id, "n": 2, "seed": 5, "label": "Water"})
+    assert png.headers["content-type"] == "image/png" and png.headers["X-Labels"] == "Water,Water"
+
+    unknown = client.post("/generate", json={"run_id": run_id, "n": 2, "label": "Psychic"})
+    assert unknown.status_code == 422
+    assert "unknown label 'Psychic'; this run knows Fire, Water" in unknown.json()["detail"][0]["msg"]
+    short = client.post("/generate", json={"run_id": run_id, "n": 3, "labels": ["Fire"]})
+    assert short.status_code == 422 and "labels has 1 entries but n is 3" in short.text
+
+    strip = client.post(
+        "/generate/interpolate", json={"run_id": run_id, "seed_a": 1, "seed_b": 2, "label": "Fire"}
+    )
+    assert strip.status_code == 200 and strip.headers["content-type"] == "image/png"
+    page = client.get(f"/generate?run_id={run_id}").text
+    assert '<option value="__each__">one of each, in turn</option>' in page and ">Water</option>" in page
+
+
+def test_generate_by_label_on_an_unconditional_run_is_a_422(client: TestClient, settings: Settings) -> None:
+    plain = upload(client, zip_bytes({f"m{i}.png": colour_png((9 * i, 0, 0), i) for i in range(8)}), "plain")
+    run = client.post(
+        "/api/runs", json={"dataset_id": plain["id"], "config": {**TINY_CONFIG, "epochs": 1}}
+    ).json()
+    assert run_training(settings, client.app.state.sessionmaker, run["id"]) == "completed"
+    response = client.post("/generate", json={"run_id": run["id"], "n": 2, "label": "Fire"})
+    assert response.status_code == 422 and "trained without labels" in response.text
+    assert generate(client, run["id"])["labels"] is None
