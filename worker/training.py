@@ -24,6 +24,7 @@ from core.settings import Settings
 from models.config import TrainConfig
 from models.errors import TrainingError
 from models.train import TrainResult, train
+from worker.class_consistency import write_class_consistency
 from worker.dbsink import DbSink
 from worker.detectors import build_monitor_hook, refresh_best_checkpoint
 from worker.heartbeat import RunMonitor
@@ -166,6 +167,8 @@ def _train_claimed(
         log=lambda line: log.info("run %s: %s", claimed.run_id, line),
         labels=labels,
     )
+    if labels is not None and result.status != "cancelled":
+        write_class_consistency(settings.run_dir(claimed.run_id), config, data, labels, result.checkpoint)
     return _outcome_of(result, monitor)
 
 

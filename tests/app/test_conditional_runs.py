@@ -87,6 +87,12 @@ def test_a_conditional_run_needs_labels_and_trains_on_the_labelled_images(
     state = torch.load(checkpoint.path, map_location="cpu", weights_only=True)
     assert state["config"]["label_names"] == ["Fire", "Water"] and state["step"] == 12
 
+    report = client.get(f"/api/runs/{run['id']}/report").json()["class_consistency"]
+    assert set(report["per_label"]) == {"Fire", "Water"} and report["held_out"] == 6
+    assert report["held_out_accuracy"] == 1.0  # red and blue tiles are easy to tell apart
+    page = client.get(f"/runs/{run['id']}/report").text
+    assert 'id="class-consistency"' in page and "<td>Water</td>" in page
+
 
 @pytest.fixture
 def conditional_run(client: TestClient, settings: Settings) -> dict:
