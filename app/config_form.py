@@ -41,6 +41,11 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "recon_lpips_weights",
     ),
     "Learning-rate schedule": ("lr_schedule", "lr_step_epochs", "lr_gamma", "lr_min_factor"),
+    "Conditioning (needs a labelled dataset)": (
+        "conditional",
+        "cond_transition_start_epochs",
+        "cond_transition_epochs",
+    ),
     "Hardware": ("device", "amp", "channels_last", "torch_compile"),
     "Logging and artifacts": (
         "log_every",
@@ -69,13 +74,16 @@ class FieldSpec:
         return "1" if self.kind == "int" else "any"
 
 
+SET_BY_SERVER = frozenset({"label_names"})  # filled from the dataset when a run is created
+
+
 def field_specs() -> list[FieldSpec]:
     schema = TrainConfig.model_json_schema()
-    return [_spec(name, prop) for name, prop in schema["properties"].items()]
+    return [_spec(name, prop) for name, prop in schema["properties"].items() if name not in SET_BY_SERVER]
 
 
 def sections() -> list[tuple[str, list[FieldSpec]]]:
-    """(heading, fields) in display order; every TrainConfig field appears exactly once."""
+    """(heading, fields) in display order; every TrainConfig field but SET_BY_SERVER appears once."""
     specs = {spec.name: spec for spec in field_specs()}
     grouped = [(title, [specs.pop(n) for n in names if n in specs]) for title, names in SECTIONS.items()]
     if specs:

@@ -14,6 +14,7 @@ from app.crud import artifacts, metrics
 from app.run_timing import elapsed_seconds
 from core.db.tables import Checkpoint, Event, Run
 from core.settings import Settings
+from models.monitoring.class_consistency import read_report
 from models.monitoring.hints import hint
 from models.monitoring.selection import DISQUALIFYING_KINDS
 
@@ -24,8 +25,9 @@ TRAINED_FIELDS = (
 REPORTED_KINDS = DISQUALIFYING_KINDS | {"d_overfitting", "nan_rollback", "hook_rollback", "hook_stop"}
 
 
-def build_report(session: Session, run: Run) -> dict[str, Any]:
-    """The report of `run` as plain JSON-ready data (image paths stay out; see report_images)."""
+def build_report(session: Session, run: Run, settings: Settings | None = None) -> dict[str, Any]:
+    """The report of `run` as plain JSON-ready data (image paths stay out; see report_images). With
+    settings, a conditional run's class consistency (saved by the worker beside the run) is included."""
     checkpoints = artifacts.list_checkpoints(session, run_id=run.id)
     best = artifacts.best_checkpoint(session, run=run)
     curve = c2st_curve(checkpoints)
@@ -51,6 +53,7 @@ def build_report(session: Session, run: Run) -> dict[str, Any]:
         "best": _best(best, {g.epoch for g in artifacts.list_grids(session, run_id=run.id)}),
         "episodes": episodes,
         "verdict": verdict(best, curve, episodes),
+        "class_consistency": read_report(settings.run_dir(run.id)) if settings is not None else None,
     }
 
 

@@ -28,26 +28,44 @@ def load_generator_file(path: Path, *, use_ema: bool) -> Any:
     return generator
 
 
-def draw(generator: Any, *, n: int, seed: int) -> np.ndarray:
-    """n images as uint8 n x H x W x 3, the same for the same generator and seed."""
+def draw(generator: Any, *, n: int, seed: int, labels: list[int] | None = None) -> np.ndarray:
+    """n images as uint8 n x H x W x 3, the same for the same generator, seed and labels (a conditional
+    generator's class index per image)."""
     import torch
 
     from models.generate import generate
 
     with torch.inference_mode():
-        images = generate(generator, n, seed)
+        images = generate(generator, n, seed, _classes(generator, labels, n))
     return to_uint8(images)
 
 
-def draw_interpolation(generator: Any, *, seed_a: int, seed_b: int, steps: int) -> np.ndarray:
-    """`steps` images walking the latent sphere from seed_a's noise to seed_b's (slerp)."""
+def draw_interpolation(
+    generator: Any, *, seed_a: int, seed_b: int, steps: int, label: int | None = None
+) -> np.ndarray:
+    """`steps` images walking the latent sphere from seed_a's noise to seed_b's (slerp); a conditional
+    generator keeps class `label` (default: the first) along the way."""
     import torch
 
     from models.generate import render, slerp_latents
 
     with torch.inference_mode():
-        images = render(generator, slerp_latents(seed_a, seed_b, steps, generator.nz))
+        classes = _classes(generator, None if label is None else [label] * steps, steps, cycle=False)
+        images = render(generator, slerp_latents(seed_a, seed_b, steps, generator.nz), classes)
     return to_uint8(images)
+
+
+def _classes(generator: Any, labels: list[int] | None, n: int, *, cycle: bool = True) -> Any:
+    """The class tensor for a conditional generator (labels, else its classes in turn, or the first when
+    cycle is False); None for an unconditional one."""
+    import torch
+
+    n_classes = getattr(generator, "n_classes", 0)
+    if not n_classes:
+        return None
+    if labels is None:
+        labels = [i % n_classes if cycle else 0 for i in range(n)]
+    return torch.tensor(labels, dtype=torch.int64)
 
 
 def to_uint8(images: Any) -> np.ndarray:

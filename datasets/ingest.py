@@ -45,7 +45,7 @@ def ingest_upload(
         else:
             extract_tar(paths[0], staging, limits, gzipped=kind is SourceKind.TAR_GZ)
         files = staging.commit(f"the {kind.value} archive")
-        return IngestReport(kind, len(files), files, staging.skipped)
+        return IngestReport(kind, len(files), files, staging.skipped, **staging.labelling())
 
 
 def ingest_folder(
@@ -67,7 +67,7 @@ def ingest_folder(
             with stream:
                 staging.add_stream(relative, stream)
         files = staging.commit(f"folder {src}")
-        return IngestReport(SourceKind.FOLDER, len(files), files, staging.skipped)
+        return IngestReport(SourceKind.FOLDER, len(files), files, staging.skipped, **staging.labelling())
 
 
 def _ingest_images(
@@ -92,7 +92,7 @@ def _ingest_images(
             with open(path, "rb") as f:
                 staging.add_stream(path.name, f)
         files = staging.commit("the uploaded files")
-        return IngestReport(SourceKind.IMAGE, len(files), files, staging.skipped)
+        return IngestReport(SourceKind.IMAGE, len(files), files, staging.skipped, **staging.labelling())
 
 
 def _allowed_folder(src: Path, limits: DatasetLimits) -> Path:

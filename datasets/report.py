@@ -26,6 +26,8 @@ class IngestReport:
     rows: list[CsvRow] = field(default_factory=list)  # CSV only: the rows to download
     already_present: int = 0  # CSV only: rows a previous, interrupted import already downloaded
     aborted: bool = False  # CSV only: should_abort stopped it early; call again to resume
+    members: dict[str, str] = field(default_factory=dict)  # raw name -> path in the archive or folder
+    label_tables: list[tuple[str, bytes]] = field(default_factory=list)  # labels.csv files found
 
     def skipped_by_reason(self) -> dict[str, int]:
         return dict(Counter(item.reason for item in self.skipped))

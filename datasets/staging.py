@@ -19,6 +19,7 @@ from typing import BinaryIO
 from datasets.decode import REASON_NOT_IMAGE
 from datasets.errors import DatasetTooLarge, NoImagesFound
 from datasets.kinds import IMAGE_EXTENSIONS, SNIFF_BYTES, sniff_image_format
+from datasets.labels import MAX_LABELS_CSV_BYTES, is_labels_table
 from datasets.limits import DatasetLimits, format_bytes
 from datasets.naming import NameAllocator, member_stem
 from datasets.parallel import map_files
@@ -43,6 +44,8 @@ class Staging:
         )
         self._staged: list[tuple[str, Path]] = []
         self._bytes = 0
+        self.members: dict[str, str] = {}  # raw name -> path inside the source (labels from folders)
+        self.label_tables: list[tuple[str, bytes]] = []  # (path, content) of each labels.csv found
 
     def __enter__(self) -> Staging:
         return self
@@ -57,6 +60,9 @@ class Staging:
 
     def add_stream(self, name: str, stream: BinaryIO, declared_size: int | None = None) -> None:
         """Stage one candidate: non-images are skipped after reading their first bytes only."""
+        if is_labels_table(name):
+            self._keep_label_table(name, stream)
+            return
         try:
             head = stream.read(SNIFF_BYTES)
         except CORRUPT_DATA_ERRORS:
@@ -93,7 +99,19 @@ class Staging:
         self._raw_dir.mkdir(parents=True, exist_ok=True)
         for path in accepted:
             os.replace(path, self._raw_dir / path.name)
+        member_of = {path: name for name, path in self._staged}
+        self.members = {path.name: member_of[path] for path in accepted}
         return [path.name for path in accepted]
+
+    def labelling(self) -> dict[str, object]:
+        """The IngestReport fields labels are read from (after commit)."""
+        return {"members": dict(self.members), "label_tables": list(self.label_tables)}
+
+    def _keep_label_table(self, name: str, stream: BinaryIO) -> None:
+        data = stream.read(MAX_LABELS_CSV_BYTES + 1)
+        if len(data) > MAX_LABELS_CSV_BYTES:
+            raise DatasetTooLarge(f"{name} is larger than {format_bytes(MAX_LABELS_CSV_BYTES)}.")
+        self.label_tables.append((name, data))
 
     def _copy(self, name: str, chunks: Iterable[bytes], staged: Path, declared_size: int | None) -> bool:
         # The running total is enforced on bytes actually read, so a header that under-reports a member's

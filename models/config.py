@@ -171,6 +171,23 @@ class TrainConfig(BaseModel):
         "none are held back when that would be fewer than 16 images or leave less than one batch",
     )
 
+    # Class conditioning (models/nets/conditional.py).
+    conditional: bool = Field(
+        False, description="Condition G and D on the dataset's labels (projection discriminator)"
+    )
+    label_names: tuple[str, ...] = Field(
+        (), max_length=100, description="Class names in index order; set from the dataset's labels"
+    )
+    cond_transition_start_epochs: int = Field(
+        2, ge=0, le=100_000, description="Conditional runs: epochs trained unconditionally first"
+    )
+    cond_transition_epochs: int = Field(
+        4,
+        ge=0,
+        le=100_000,
+        description="Conditional runs: epochs over which the condition is blended in (0 = switch on at once)",
+    )
+
     @field_validator("arch")
     @classmethod
     def _known_arch(cls, arch: str) -> str:
@@ -202,6 +219,16 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 "ada_target (adaptive augmentation) steers how often the DiffAugment ops are applied: "
                 "set diffaugment (e.g. 'color,translation,cutout') or ada_target=None"
+            )
+        if self.conditional and self.arch in ("fastgan", "vit"):
+            raise ValueError(
+                f"conditional runs need a dcgan or cnn96 network; {self.arch!r} has no conditional form yet"
+            )
+        if self.conditional and len(self.label_names) < 2:
+            raise ValueError("a conditional run needs a dataset with at least two labels (label_names)")
+        if self.label_names and not self.conditional:
+            raise ValueError(
+                "label_names only apply to conditional runs: set conditional=true or leave them out"
             )
         if self.loss == "wgan-gp" and self.gp_weight == 0:
             raise ValueError(

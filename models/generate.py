@@ -35,17 +35,18 @@ def latents(seeds: list[int], nz: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def render(G: Generator, z: torch.Tensor) -> torch.Tensor:
-    """Images for latents z as a CPU float tensor in [0, 1]."""
+def render(G: Generator, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Images for latents z (and, for a conditional G, one class index each) as CPU floats in [0, 1]."""
     device = next(G.parameters()).device
-    return G(z.to(device)).float().cpu().add(1).div(2).clamp(0, 1)
+    cond = () if labels is None else (labels.to(device),)
+    return G(z.to(device), *cond).float().cpu().add(1).div(2).clamp(0, 1)
 
 
-def generate(G: Generator, n: int, seed: int) -> torch.Tensor:
+def generate(G: Generator, n: int, seed: int, labels: torch.Tensor | None = None) -> torch.Tensor:
     """n images (n x 3 x H x W, floats in [0, 1]) for seeds seed, seed + 1, ..., seed + n - 1."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    return render(G, latents(list(range(seed, seed + n)), G.nz))
+    return render(G, latents(list(range(seed, seed + n)), G.nz), labels)
 
 
 def slerp_latents(seed_a: int, seed_b: int, steps: int, nz: int) -> torch.Tensor:

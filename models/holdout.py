@@ -14,10 +14,18 @@ from models.config import TrainConfig
 
 def split_holdout(data: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(training images in their original order, held-back images or None)."""
-    count = config.holdout_count(len(data))
-    if count == 0:
+    held = held_mask(len(data), config)
+    if held is None:
         return data, None
-    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + 999_983)
-    held = torch.zeros(len(data), dtype=torch.bool)
-    held[torch.randperm(len(data), generator=generator)[:count]] = True
     return data[~held], data[held]
+
+
+def held_mask(n: int, config: TrainConfig) -> torch.Tensor | None:
+    """True for the images held back (None when none are); labels are split with the same mask."""
+    count = config.holdout_count(n)
+    if count == 0:
+        return None
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + 999_983)
+    held = torch.zeros(n, dtype=torch.bool)
+    held[torch.randperm(n, generator=generator)[:count]] = True
+    return held

@@ -19,16 +19,22 @@ class StepOutput:
     grad_stats: list[GradStat]
 
 
-def train_step(s: TrainingState, real: torch.Tensor, *, collect_grads: bool) -> StepOutput:
-    """Update D `d_steps` times on this real batch (fresh noise each time), then G once, then the lr."""
+def train_step(
+    s: TrainingState, real: torch.Tensor, *, collect_grads: bool, labels: torch.Tensor | None = None
+) -> StepOutput:
+    """Update D `d_steps` times on this real batch (fresh noise each time), then G once, then the lr.
+    A conditional run passes the batch's labels; its fakes get the same labels (Miyato & Koyama 2018)."""
     n = real.size(0)
+    cond = () if labels is None else (labels,)
     for k in range(s.config.d_steps):
         last = k == s.config.d_steps - 1
         # The last fake keeps its graph: the G step reuses it, like the seed's single forward pass.
         with torch.set_grad_enabled(last), s.autocast():
-            fake = s.G(s.noise(n))
-        loss_d, d_x, d_g_z1, feats_real, d_stats = d_step(s, real, fake, collect_grads=collect_grads and last)
-    loss_g, d_g_z2, g_stats = g_step(s, fake, feats_real, collect_grads=collect_grads)
+            fake = s.G(s.noise(n), *cond)
+        loss_d, d_x, d_g_z1, feats_real, d_stats = d_step(
+            s, real, fake, collect_grads=collect_grads and last, cond=cond
+        )
+    loss_g, d_g_z2, g_stats = g_step(s, fake, feats_real, collect_grads=collect_grads, cond=cond)
     s.sched_g.step()
     s.sched_d.step()
     if s.ada is not None:
@@ -39,7 +45,7 @@ def train_step(s: TrainingState, real: torch.Tensor, *, collect_grads: bool) -> 
 
 
 def d_step(
-    s: TrainingState, real: torch.Tensor, fake: torch.Tensor, *, collect_grads: bool
+    s: TrainingState, real: torch.Tensor, fake: torch.Tensor, *, collect_grads: bool, cond: tuple = ()
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[GradStat]]:
     """Maximise log D(x) + log(1 - D(G(z))) (or the hinge/Wasserstein equivalent) plus any penalties."""
     cfg = s.config
@@ -48,10 +54,10 @@ def d_step(
     if cfg.r1_weight > 0:
         real_in = real_in.detach().requires_grad_(True)
     with s.autocast():
-        logit_real, feats_real, recon = _d_on_real(s, real_in)
-        logit_fake = s.D(fake_in)
+        logit_real, feats_real, recon = _d_on_real(s, real_in, cond)
+        logit_fake = s.D(fake_in, *cond)
     loss = losses.d_loss(cfg.loss, logit_real, logit_fake, _bce_targets(s, real.size(0)))
-    loss = loss + _penalties(s, real_in, fake_in, logit_real)
+    loss = loss + _penalties(s, real_in, fake_in, logit_real, cond)
     if recon is not None:
         loss = loss + cfg.recon_weight * recon
     if s.ada is not None:
@@ -67,14 +73,14 @@ def d_step(
 
 
 def g_step(
-    s: TrainingState, fake: torch.Tensor, feats_real: torch.Tensor, *, collect_grads: bool
+    s: TrainingState, fake: torch.Tensor, feats_real: torch.Tensor, *, collect_grads: bool, cond: tuple = ()
 ) -> tuple[torch.Tensor, torch.Tensor, list[GradStat]]:
     """Make the updated D call the same fakes real; optionally match D's mean features on real images."""
     cfg = s.config
     s.D.requires_grad_(False)  # only G's weights move here; skips D's weight gradients
     try:
         with s.autocast():
-            logit_fake, feats_fake = s.D.forward_with_features(s.augment(fake))
+            logit_fake, feats_fake = s.D.forward_with_features(s.augment(fake), *cond)
         loss = losses.g_loss(cfg.loss, logit_fake)
         if cfg.feature_matching_weight > 0:
             loss = loss + cfg.feature_matching_weight * losses.feature_matching(feats_real, feats_fake)
@@ -91,14 +97,15 @@ def g_step(
 
 
 def _d_on_real(
-    s: TrainingState, real_in: torch.Tensor
+    s: TrainingState, real_in: torch.Tensor, cond: tuple = ()
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """D's logits and features on the real batch; a self-supervised D (FastGAN) also reconstructs it."""
+    """D's logits and features on the real batch (given its labels when conditional); a self-supervised D
+    (FastGAN, never conditional: models/config.py refuses that) also reconstructs it."""
     if s.config.recon_weight > 0 and hasattr(s.D, "forward_with_reconstruction"):
         logits, feats, recon = s.D.forward_with_reconstruction(real_in, s.gen)
         s.recon_loss = recon.detach()
         return logits, feats, recon
-    logits, feats = s.D.forward_with_features(real_in)
+    logits, feats = s.D.forward_with_features(real_in, *cond)
     return logits, feats, None
 
 
@@ -112,7 +119,7 @@ def _bce_targets(s: TrainingState, n: int) -> tuple[torch.Tensor, torch.Tensor] 
 
 
 def _penalties(
-    s: TrainingState, real_in: torch.Tensor, fake_in: torch.Tensor, logit_real: torch.Tensor
+    s: TrainingState, real_in: torch.Tensor, fake_in: torch.Tensor, logit_real: torch.Tensor, cond: tuple = ()
 ) -> torch.Tensor:
     """Gradient penalties in float32 (outside autocast): their second derivatives are precision-sensitive."""
     cfg = s.config
@@ -121,7 +128,7 @@ def _penalties(
         if cfg.effective_gp_weight > 0:
             eps = torch.rand(real_in.size(0), 1, 1, 1, generator=s.gen).to(s.device, non_blocking=True)
             total = total + cfg.effective_gp_weight * losses.gradient_penalty(
-                s.D, real_in.float(), fake_in.float(), eps
+                lambda x: s.D(x, *cond), real_in.float(), fake_in.float(), eps
             )
         if cfg.r1_weight > 0:
             total = total + cfg.r1_weight / 2 * losses.r1_penalty(logit_real, real_in)

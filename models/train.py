@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torchvision.utils import make_grid
 
-from models import series
+from models import conditioning, series
 from models.config import TrainConfig
 from models.device import resolve_amp, resolve_device, to_device
 from models.errors import TrainingError
@@ -117,6 +117,7 @@ class _Run:
     images: int = 0
     t0: float = field(default_factory=time.perf_counter)
     elapsed_before: float = 0.0
+    labels: torch.Tensor | None = None  # conditional runs: the class index of each training image
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.t0
@@ -142,12 +143,15 @@ def train(
     init_from: dict | None = None,
     resume: bool = True,
     log: Callable[[str], None] | None = None,
+    labels: torch.Tensor | None = None,
 ) -> TrainResult:
     """Train a GAN on `data` (uint8, N x 3 x H x W at the config's size) until config.epochs are done,
-    should_abort() returns True, or a hook stops the run. Raises TrainingError on unusable input or
+    should_abort() returns True, or a hook stops the run. A conditional config also takes `labels` (int64,
+    one index into config.label_names per image). Raises TrainingError on unusable input or
     losses that stay NaN/inf after nan_max_retries rollbacks."""
     log = log or _quiet
     _check_data(config, data)
+    labels = conditioning.training_labels(config, labels, len(data))
     data, holdout = split_holdout(data, config)
     device = resolve_device(config.device)
     s = build_training_state(config, device, len(data) // config.batch_size)
@@ -176,6 +180,7 @@ def train(
         last_good=checkpoint_state(s, hooks),
         last_saved=latest,
         elapsed_before=s.elapsed_s,
+        labels=labels.to(device) if labels is not None else None,
     )
     store.save_real_grid(make_grid(data[:GRID_SAMPLES].float() / 255.0, nrow=8))
     while True:
@@ -280,7 +285,10 @@ def _iteration(run: _Run, order: torch.Tensor) -> None:
     idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
     real = s.to_images(run.data.index_select(0, idx))
     collect = cfg.grad_stats_every > 0 and (s.step + 1) % cfg.grad_stats_every == 0
-    out = train_step(s, real, collect_grads=collect)
+    y = run.labels.index_select(0, idx) if run.labels is not None else None
+    if y is not None:
+        conditioning.apply_strength([s.G, s.D, s.ema], cfg, s.step, s.iters_per_epoch)
+    out = train_step(s, real, collect_grads=collect, labels=y)
     if not all(math.isfinite(v) for v in out.values.values()):
         raise _Rollback(
             "nan_rollback",
@@ -330,9 +338,7 @@ def _end_epoch(run: _Run) -> TrainResult | None:
     grid_due = last or s.epoch % cfg.grid_every_epochs == 0
     samples = sample_fixed(s) if grid_due or run.hooks else None
     if grid_due:
-        run.store.save_grid(
-            make_grid(samples, nrow=8, normalize=True, value_range=(-1, 1)), epoch=s.epoch, step=s.step
-        )
+        run.store.save_grid(_grid_image(s, samples), epoch=s.epoch, step=s.step)
     action = _ask_hooks(run, samples) if run.hooks else None
     if action is not None and action.kind == "rollback":
         raise _Rollback(
@@ -356,15 +362,32 @@ def _end_epoch(run: _Run) -> TrainResult | None:
 
 
 @torch.no_grad()
-def sample_fixed(s: TrainingState) -> torch.Tensor:
-    """G (EMA when on) in eval mode on the fixed noise, as a CPU float tensor in [-1, 1]."""
+def sample_fixed(
+    s: TrainingState, z: torch.Tensor | None = None, y: torch.Tensor | None = None
+) -> torch.Tensor:
+    """G (EMA when on) in eval mode on the fixed noise (or z), as a CPU float tensor in [-1, 1]. A
+    conditional G gets labels y, by default 0, 1, ..., K-1 cycled over the latents."""
     net = s.sampler
+    z = s.fixed_noise if z is None else z
+    if s.config.conditional and y is None:
+        y = conditioning.cycled_labels(len(z), len(s.config.label_names), z.device)
     was_training = net.training
     net.eval()
     try:
-        return net(s.fixed_noise).float().cpu()
+        return net(z, *(() if y is None else (y,))).float().cpu()
     finally:
         net.train(was_training)
+
+
+def _grid_image(s: TrainingState, samples: torch.Tensor) -> torch.Tensor:
+    """The epoch's grid: 8 x 8 samples, or for a conditional run one row per label with the same
+    latents in every row, so a column shows what the label changes."""
+    if s.config.conditional:
+        z, y = conditioning.grid_inputs(s.fixed_noise, len(s.config.label_names))
+        samples, nrow = sample_fixed(s, z, y), conditioning.GRID_COLUMNS
+    else:
+        nrow = 8
+    return make_grid(samples, nrow=nrow, normalize=True, value_range=(-1, 1))
 
 
 def _ask_hooks(run: _Run, samples: torch.Tensor) -> HookAction | None:

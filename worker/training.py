@@ -10,7 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import ValidationError
@@ -24,11 +24,16 @@ from core.settings import Settings
 from models.config import TrainConfig
 from models.errors import TrainingError
 from models.train import TrainResult, train
+from worker.class_consistency import write_class_consistency
 from worker.dbsink import DbSink
 from worker.detectors import build_monitor_hook, refresh_best_checkpoint
 from worker.heartbeat import RunMonitor
+from worker.labels import training_inputs
 from worker.recovery import is_lost, worker_identity
 from worker.store import DbCheckpointStore
+
+if TYPE_CHECKING:
+    from datasets.prepare import PreparedDataset
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +148,8 @@ def _train_claimed(
     config = worker_config(claimed.config, settings)
     store = DbCheckpointStore(session_factory, claimed.run_id, settings.run_dir(claimed.run_id))
     store.save_config(config.model_dump(mode="json"))
-    data = load_training_data(settings, claimed.dataset_id, claimed.dataset_prepare, config)
+    prepared = load_prepared(settings, claimed.dataset_id, claimed.dataset_prepare, config)
+    data, labels = training_inputs(settings.dataset_dir(claimed.dataset_id), prepared, config)
     init_from = _load_init_from(claimed.init_from_path)
     hook = build_monitor_hook(
         settings, session_factory, claimed.run_id, config=config, policy=claimed.policy, sink=sink
@@ -159,7 +165,10 @@ def _train_claimed(
         init_from=init_from,
         resume=True,
         log=lambda line: log.info("run %s: %s", claimed.run_id, line),
+        labels=labels,
     )
+    if labels is not None and result.status != "cancelled":
+        write_class_consistency(settings.run_dir(claimed.run_id), config, data, labels, result.checkpoint)
     return _outcome_of(result, monitor)
 
 
@@ -178,6 +187,13 @@ def load_training_data(
     settings: Settings, dataset_id: int, prepare: dict[str, Any], config: TrainConfig
 ) -> torch.Tensor:
     """The dataset as a uint8 N x 3 x H x W tensor at the config's size (decoded once, then cached)."""
+    return load_prepared(settings, dataset_id, prepare, config).images
+
+
+def load_prepared(
+    settings: Settings, dataset_id: int, prepare: dict[str, Any], config: TrainConfig
+) -> PreparedDataset:
+    """The dataset prepared at the config's size, with each image's name (decoded once, then cached)."""
     from datasets import PrepareOptions, load_or_prepare
     from datasets.limits import dataset_limits
 
@@ -186,7 +202,7 @@ def load_training_data(
     except ValidationError as exc:
         raise TrainingError(f"the dataset's preparation options are invalid: {exc}") from exc
     limits = dataset_limits(settings)
-    return load_or_prepare(settings.dataset_dir(dataset_id), options, limits=limits).images
+    return load_or_prepare(settings.dataset_dir(dataset_id), options, limits=limits)
 
 
 def _load_init_from(path: Path | None) -> dict[str, Any] | None:

@@ -179,7 +179,10 @@ def _create_ready_dataset(
     if image_count == 0:
         raise NoImagesFound("no readable image was found")
     thumbnails(staged.raw, staged.thumbs, THUMBNAIL_PX, limits=limits)
+    from app.crud.labels import label_import
+
     stats: dict[str, Any] = {"skipped_by_reason": report.skipped_by_reason()}
+    stats.update(label_import(report, staged.root, image_count))
     if source is not None:
         stats["source"] = source
     dataset = Dataset(

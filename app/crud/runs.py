@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.crud.datasets import effective_image_count
+from app.crud.labels import training_image_count, with_label_names
 from app.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
 from app.schemas.runs import RunCreate
 from core import run_status
@@ -81,7 +81,7 @@ def count_active_runs(session: Session) -> int:
 def create_run(session: Session, *, settings: Settings, data: RunCreate) -> Run:
     """Validate, insert a queued run and enqueue its training task."""
     dataset = _ready_dataset(session, data.dataset_id)
-    config = build_config(data.preset, data.config)
+    config = build_config(data.preset, with_label_names(dataset, data.preset, data.config))
     _check_dataset_fits(dataset, config)
     run = Run(
         name=data.name or f"{dataset.name} · {data.preset or 'custom'}",
@@ -90,7 +90,7 @@ def create_run(session: Session, *, settings: Settings, data: RunCreate) -> Run:
         config=config.model_dump(mode="json"),
         policy=data.policy,
         status=run_status.QUEUED,
-        total_steps=config.epochs * config.iters_per_epoch(effective_image_count(dataset)),
+        total_steps=config.epochs * config.iters_per_epoch(training_image_count(dataset, config)),
     )
     session.add(run)
     session.commit()
@@ -150,9 +150,11 @@ def _ready_dataset(session: Session, dataset_id: int) -> Dataset:
 
 
 def _check_dataset_fits(dataset: Dataset, config: TrainConfig) -> None:
-    if effective_image_count(dataset) < config.batch_size:
+    count = training_image_count(dataset, config)
+    if count < config.batch_size:
         raise InvalidInputError(
-            f"dataset '{dataset.name}' has {effective_image_count(dataset)} images, fewer than one batch "
+            f"dataset '{dataset.name}' has {count} {'labelled ' if config.conditional else ''}images, "
+            "fewer than one batch "
             f"(batch_size {config.batch_size}); lower batch_size or add images",
             loc=("body", "config", "batch_size"),
         )

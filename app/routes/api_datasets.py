@@ -8,21 +8,27 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
 from app.crud import datasets
+from app.crud import labels as label_crud
 from app.crud.datasets import Upload
 from app.deps import SessionDep, SettingsDep
 from app.errors import NotFoundError
-from app.schemas.datasets import DatasetFolderCreate, DatasetPrepareUpdate, DatasetPublic
+from app.schemas.datasets import DatasetFolderCreate, DatasetLabelsUpdate, DatasetPrepareUpdate, DatasetPublic
 from core.db.tables import Dataset
 from core.settings import Settings
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 
 
+LABEL_FIELDS = ("labels", "unlabelled", "label_source", "label_rule", "label_warnings")
+
+
 def dataset_public(settings: Settings, dataset: Dataset) -> DatasetPublic:
     base = f"/api/datasets/{dataset.id}"
+    stats = dataset.stats or {}
     return DatasetPublic.model_validate(
         {
             **{c.name: getattr(dataset, c.name) for c in Dataset.__table__.columns},
+            **{key: stats[key] for key in LABEL_FIELDS if stats.get(key) is not None},
             "preview_url": f"{base}/preview.png",
             "thumbnail_urls": [f"{base}/thumbs/{n}" for n in datasets.thumbnail_names(settings, dataset)],
         }
@@ -82,6 +88,26 @@ def update_dataset(
     """Set how the images are prepared for training (fit, background, trimming, dedup, augmentation)."""
     dataset = datasets.update_prepare(session, dataset_id=dataset_id, prepare=body.prepare)
     return dataset_public(settings, dataset)
+
+
+@router.put("/{dataset_id}/labels", response_model=DatasetPublic)
+def set_labels(
+    dataset_id: int, body: DatasetLabelsUpdate, session: SessionDep, settings: SettingsDep
+) -> DatasetPublic:
+    """Label a CSV dataset by a column of its CSV (422 naming the columns when it has no such column, or
+    when the column gives more than 100 distinct labels; the labels stored before stay as they were)."""
+    dataset = datasets.get_dataset(session, dataset_id=dataset_id)
+    dataset = label_crud.set_labels_from_column(
+        session, settings=settings, dataset=dataset, column=body.column
+    )
+    return dataset_public(settings, dataset)
+
+
+@router.delete("/{dataset_id}/labels", response_model=DatasetPublic)
+def clear_labels(dataset_id: int, session: SessionDep, settings: SettingsDep) -> DatasetPublic:
+    """Forget the dataset's labels (its images stay)."""
+    dataset = datasets.get_dataset(session, dataset_id=dataset_id)
+    return dataset_public(settings, label_crud.clear_labels(session, settings=settings, dataset=dataset))
 
 
 @router.get("/{dataset_id}/prepared.png", response_class=Response)

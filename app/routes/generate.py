@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
@@ -14,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from app import sampling
 from app.crud.artifacts import choose_checkpoint
+from app.crud.labels import run_labels
 from app.deps import GenerationSlotsDep, GeneratorCacheDep, SessionDep, SettingsDep
 from app.errors import BusyError, InvalidInputError
 from app.generator_cache import GenerationSlots, GeneratorCache
+from app.label_sampling import resolve_labels
 from app.schemas.generate import MAX_SEED, GenerateJson, GenerateRequest, InterpolateRequest
 from core.db.tables import Checkpoint
 
@@ -36,20 +39,28 @@ async def generate(
     cache: GeneratorCacheDep,
     slots: GenerationSlotsDep,
 ) -> Response:
-    """n new images from a checkpoint (default: the run's best, else latest) as a PNG grid, JSON or ZIP."""
+    """n new images from a checkpoint (default: the run's best, else latest) as a PNG grid, JSON or ZIP.
+    A conditional run takes `label` or `labels` (422 listing the known ones for an unknown label); without
+    either its labels are drawn in proportion to the training data. X-Labels lists each image's label."""
     if body.n > settings.generate_max_n:
         raise InvalidInputError(
             f"n must be at most {settings.generate_max_n} on this server", loc=("body", "n")
         )
     checkpoint = await _checkpoint(session, body.run_id, body.checkpoint_id)
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    names, counts = await run_in_threadpool(run_labels, session, body.run_id)
+    classes = resolve_labels(names, counts, label=body.label, labels=body.labels, n=body.n, seed=seed)
     loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
-    images = await _run_limited(slots, lambda: sampling.draw(loader(), n=body.n, seed=seed))
+    images = await _run_limited(slots, lambda: sampling.draw(loader(), n=body.n, seed=seed, labels=classes))
     headers = {"X-Seed": str(seed), "X-Checkpoint-Id": str(checkpoint.id)}
+    label_list = [names[c] for c in classes] if classes is not None else None
+    if label_list is not None:
+        headers["X-Labels"] = ",".join(quote(name) for name in label_list)
     if body.format == "json":
         encoded = await run_in_threadpool(sampling.png_base64_list, images)
         return JSONResponse(
-            {"seed": seed, "checkpoint_id": checkpoint.id, "images": encoded}, headers=headers
+            {"seed": seed, "checkpoint_id": checkpoint.id, "images": encoded, "labels": label_list},
+            headers=headers,
         )
     if body.format == "zip":
         archive = await run_in_threadpool(sampling.zip_bytes, images, seed=seed)
@@ -70,11 +81,17 @@ async def interpolate(
 ) -> Response:
     """A strip (PNG) or animation (GIF) walking from seed_a's latent to seed_b's along the sphere (slerp)."""
     checkpoint = await _checkpoint(session, body.run_id, body.checkpoint_id)
+    names, counts = await run_in_threadpool(run_labels, session, body.run_id)
+    classes = resolve_labels(names, counts, label=body.label, labels=None, n=1, seed=body.seed_a)
     loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
     images = await _run_limited(
         slots,
         lambda: sampling.draw_interpolation(
-            loader(), seed_a=body.seed_a, seed_b=body.seed_b, steps=body.steps
+            loader(),
+            seed_a=body.seed_a,
+            seed_b=body.seed_b,
+            steps=body.steps,
+            label=classes[0] if classes is not None else None,
         ),
     )
     headers = {"X-Checkpoint-Id": str(checkpoint.id)}

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from app.crud import artifacts, datasets, metrics, runs
+from app.crud.labels import run_labels
 from app.deps import SessionDep
 from app.schemas.runs import run_public
 from app.templating import render
@@ -59,7 +60,7 @@ def checkpoint_options(request: Request, session: SessionDep, run_id: int) -> HT
 
 def _checkpoint_context(session: Session, run_id: int | None) -> dict[str, Any]:
     if run_id is None:
-        return {"checkpoints": [], "default_checkpoint_id": None}
+        return {"checkpoints": [], "default_checkpoint_id": None, "label_names": []}
     run = runs.get_run(session, run_id=run_id)
     checkpoints = list(reversed(artifacts.list_checkpoints(session, run_id=run_id)))
     default = run.best_checkpoint_id or (checkpoints[0].id if checkpoints else None)
@@ -67,6 +68,7 @@ def _checkpoint_context(session: Session, run_id: int | None) -> dict[str, Any]:
         "checkpoints": checkpoints,
         "default_checkpoint_id": default,
         "best_checkpoint_id": run.best_checkpoint_id,
+        "label_names": run_labels(session, run_id)[0],
     }
 
 

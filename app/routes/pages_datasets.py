@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.crud import datasets
+from app.crud import labels as label_crud
 from app.crud.datasets import Upload
 from app.deps import SessionDep, SettingsDep
 from app.errors import AppError
@@ -129,6 +130,30 @@ async def prepare_from_form(
     return render(request, "partials/dataset_detail.html", None, context, status_code=status_code)
 
 
+@router.post("/datasets/{dataset_id}/labels", response_class=HTMLResponse)
+async def labels_from_form(
+    request: Request, dataset_id: int, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Label a CSV dataset by the column picked on its page (same checks as PUT /api/datasets/{id}/labels)."""
+    form = await request.form()
+    dataset = datasets.get_dataset(session, dataset_id=dataset_id)
+    message, status_code = "Labels saved.", 200
+    try:
+        label_crud.set_labels_from_column(
+            session, settings=settings, dataset=dataset, column=str(form.get("column", ""))
+        )
+    except AppError as exc:
+        session.rollback()
+        message, status_code = exc.message, exc.status_code
+    dataset = datasets.get_dataset(session, dataset_id=dataset_id)
+    context = {
+        **_detail_context(settings, dataset),
+        "labels_message": message,
+        "labels_ok": status_code == 200,
+    }
+    return render(request, "partials/dataset_detail.html", None, context, status_code=status_code)
+
+
 def _rgb(value: str) -> list[int] | str:
     """'#f0a020' -> [240, 160, 32]; anything else is passed on for validation to refuse."""
     value = value.strip().lstrip("#")
@@ -165,6 +190,8 @@ def _detail_context(settings: Settings, dataset: Dataset, *, preview: str | None
         "nav": "datasets",
         "dataset": dataset,
         "thumbnails": datasets.thumbnail_names(settings, dataset),
+        "label_rows": label_crud.preview_rows(settings, dataset),
+        "csv_columns": label_crud.csv_columns(settings, dataset),
         "prepare": {
             "fit": "pad",
             "trim_borders": False,

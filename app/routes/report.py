@@ -18,16 +18,17 @@ router = APIRouter(tags=["reports"])
 
 
 @router.get("/api/runs/{run_id}/report")
-def report_json(run_id: int, session: SessionDep) -> dict[str, Any]:
-    """What was trained, how long, the C2ST curve, the best checkpoint, failure episodes and a verdict."""
-    return build_report(session, runs.get_run(session, run_id=run_id))
+def report_json(run_id: int, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """What was trained, how long, the C2ST curve, the best checkpoint, failure episodes and a verdict;
+    for a conditional run also its class consistency per label."""
+    return build_report(session, runs.get_run(session, run_id=run_id), settings)
 
 
 @router.get("/runs/{run_id}/report", response_class=HTMLResponse)
 def report_page(request: Request, run_id: int, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The report as a page; add ?download=1 to save it as one self-contained HTML file."""
     run = runs.get_run(session, run_id=run_id)
-    report = build_report(session, run)
+    report = build_report(session, run, settings)
     context = {
         "report": report,
         "images": report_images(session, settings, run, report),

@@ -32,6 +32,11 @@ class DatasetPublic(DatasetBase):
     created_at: datetime
     preview_url: str = Field(..., description="A PNG grid of the first images")
     thumbnail_urls: list[str] = Field(default_factory=list, description="Small PNGs for the preview grid")
+    labels: dict[str, int] = Field(default_factory=dict, description="Label -> images, most common first")
+    unlabelled: int | None = Field(None, description="Images without a label (None: no labels at all)")
+    label_source: str | None = Field(None, description="folders | labels.csv | column '<name>'")
+    label_rule: str | None = Field(None, description="How each image's label was read")
+    label_warnings: list[str] = Field(default_factory=list)
 
 
 class DatasetFolderCreate(DatasetBase):
@@ -52,3 +57,11 @@ class DatasetPrepareUpdate(BaseModel):
         description="PrepareOptions fields except height/width: fit, background, trim_borders, "
         "trim_tolerance, dedup, near_threshold, augment_factor, seed",
     )
+
+
+class DatasetLabelsUpdate(BaseModel):
+    """Label a CSV dataset by one column of its CSV (a list cell such as ['Fire', 'Flying'] gives Fire)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(..., min_length=1, max_length=200, description="A column of the imported CSV")

@@ -22,12 +22,19 @@ class GenerateRequest(BaseModel):
         "png", description="png grid, json base64 PNGs, zip of PNGs"
     )
     use_ema: bool = Field(True, description="Use the EMA generator weights when the checkpoint has them")
+    label: str | None = Field(
+        None, max_length=100, description="Conditional runs: every image of this label (e.g. Fire)"
+    )
+    labels: list[str] | None = Field(
+        None, max_length=256, description="Conditional runs: one label per image (n entries)"
+    )
 
 
 class GenerateJson(BaseModel):
     seed: int
     checkpoint_id: int
     images: list[str] = Field(..., description="base64-encoded PNGs")
+    labels: list[str] | None = Field(None, description="Each image's label (conditional runs)")
 
 
 class InterpolateRequest(BaseModel):
@@ -40,3 +47,6 @@ class InterpolateRequest(BaseModel):
     steps: int = Field(8, ge=2, le=64)
     format: Literal["png", "gif"] = "png"
     use_ema: bool = True
+    label: str | None = Field(
+        None, max_length=100, description="Conditional runs: the label kept along the strip (default: drawn)"
+    )

@@ -10,6 +10,7 @@ from torch import nn
 from models.archs import ARCHS, upsampling_steps
 from models.config import TrainConfig
 from models.nets.cnn96 import cnn96_discriminator, cnn96_generator
+from models.nets.conditional import make_conditional_generator, make_projection_discriminator
 from models.nets.dcgan import dcgan_discriminator, dcgan_generator
 from models.nets.fastgan import FastGANDiscriminator, FastGANGenerator
 from models.nets.layers import Discriminator, Generator, add_spectral_norm, init_dcgan_weights
@@ -41,7 +42,7 @@ def build_generator(config: TrainConfig) -> AnyGenerator:
     else:
         net = dcgan_generator(**size, ngf=config.ngf, n_up=n_up, extra_layers=config.extra_layers)
     net.apply(init_dcgan_weights)
-    return net
+    return make_conditional_generator(net, len(config.label_names)) if config.conditional else net
 
 
 def build_discriminator(config: TrainConfig) -> AnyDiscriminator:
@@ -69,7 +70,7 @@ def build_discriminator(config: TrainConfig) -> AnyDiscriminator:
     net.apply(init_dcgan_weights)
     if config.spectral_norm:
         add_spectral_norm(net)
-    return net
+    return make_projection_discriminator(net, len(config.label_names)) if config.conditional else net
 
 
 def build_networks(config: TrainConfig) -> tuple[AnyGenerator, AnyDiscriminator]:

@@ -20,6 +20,13 @@
     };
     if (data.get("checkpoint_id")) body.checkpoint_id = Number(data.get("checkpoint_id"));
     if (data.get("seed") !== "") body.seed = Number(data.get("seed"));
+    const label = data.get("label");
+    if (label === "__each__") {
+      const names = JSON.parse(document.getElementById("g-label").dataset.labels);
+      body.labels = Array.from({ length: body.n }, (_, i) => names[i % names.length]);
+    } else if (label) {
+      body.label = label;
+    }
     return body;
   }
 
@@ -67,7 +74,9 @@
       img.src = url;
       img.alt = `generated images, seed ${seed}`;
       result.appendChild(img);
-      meta.textContent = `seed ${seed} · checkpoint ${response.headers.get("X-Checkpoint-Id")}`;
+      const labels = response.headers.get("X-Labels");
+      const shown = labels ? ` · labels ${[...new Set(labels.split(",").map(decodeURIComponent))].join(", ")}` : "";
+      meta.textContent = `seed ${seed} · checkpoint ${response.headers.get("X-Checkpoint-Id")}${shown}`;
       form.querySelector("[name=seed]").placeholder = `random (last: ${seed})`;
       downloadPng.href = url;
       downloadPng.download = `run${body.run_id}-seed${seed}.png`;
@@ -96,6 +105,7 @@
       run_id: base.run_id, checkpoint_id: base.checkpoint_id, use_ema: base.use_ema, format,
       seed_a: Number(data.get("seed_a")), seed_b: Number(data.get("seed_b")), steps: Number(data.get("steps")),
     };
+    if (base.label) body.label = base.label;  // a picked label is kept along the strip
     try {
       const response = await post("/generate/interpolate", body);
       const url = URL.createObjectURL(await response.blob());
