@@ -36,7 +36,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "grad_clip",
     ),
     "Learning-rate schedule": ("lr_schedule", "lr_step_epochs", "lr_gamma", "lr_min_factor"),
-    "Hardware": ("device", "amp", "channels_last"),
+    "Hardware": ("device", "amp", "channels_last", "world_size", "nnodes", "rendezvous", "sync_batchnorm"),
     "Logging and artifacts": (
         "log_every",
         "grid_every_epochs",

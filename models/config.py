@@ -118,6 +118,22 @@ class TrainConfig(BaseModel):
         "off", description="Mixed precision on CUDA only; ignored on CPU (much slower there)"
     )
     channels_last: bool = Field(True, description="NHWC memory layout (faster convolutions on CPU and GPU)")
+    world_size: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Processes training this one run together (one per GPU; on CPU, Gloo); batch_size "
+        "stays the global batch and is split across them",
+    )
+    nnodes: int = Field(1, ge=1, le=32, description="Hosts the world_size processes are spread over")
+    rendezvous: str = Field(
+        "",
+        max_length=255,
+        description="host:port every host of a multi-host run meets at (torchrun --rdzv-endpoint)",
+    )
+    sync_batchnorm: bool = Field(
+        True, description="With world_size > 1: BatchNorm statistics over the global batch, not per process"
+    )
 
     # Cadence of logs and artifacts.
     log_every: int = Field(
@@ -171,6 +187,7 @@ class TrainConfig(BaseModel):
                 f"not {self.loss!r}: "
                 "set real_label=1.0 and label_flip_prob=0 or use bce"
             )
+        _check_parallel(self)
         if self.loss == "wgan-gp" and self.gp_weight == 0:
             raise ValueError(
                 "loss 'wgan-gp' needs a gradient penalty: set gp_weight > 0 (10 is usual) or None"
@@ -212,3 +229,26 @@ class TrainConfig(BaseModel):
     @property
     def augment_ops(self) -> tuple[str, ...]:
         return tuple(op for op in self.diffaugment.split(",") if op)
+
+
+def _check_parallel(config: TrainConfig) -> None:
+    """world_size splits the global batch evenly over processes that are spread evenly over hosts."""
+    if config.batch_size % config.world_size:
+        raise ValueError(
+            f"batch_size {config.batch_size} does not split evenly over world_size {config.world_size}: "
+            "use a batch_size that is a multiple of world_size"
+        )
+    if config.world_size % config.nnodes:
+        raise ValueError(
+            f"world_size {config.world_size} does not split evenly over nnodes {config.nnodes} hosts"
+        )
+    if config.nnodes > 1 and not _is_endpoint(config.rendezvous):
+        raise ValueError(
+            f"nnodes {config.nnodes} needs rendezvous 'host:port' (the endpoint every host meets at); "
+            f"got {config.rendezvous!r}"
+        )
+
+
+def _is_endpoint(text: str) -> bool:
+    host, sep, port = text.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)

@@ -19,6 +19,7 @@ from torchvision.utils import make_grid
 from models import series
 from models.config import TrainConfig
 from models.device import resolve_amp, resolve_device, to_device
+from models.distributed import Parallel, rank_batch, ranks_apart
 from models.errors import TrainingError
 from models.holdout import split_holdout
 from models.hooks import (
@@ -119,6 +120,7 @@ class _Run:
     images: int = 0
     t0: float = field(default_factory=time.perf_counter)
     elapsed_before: float = 0.0
+    parallel: Parallel | None = None  # one rank of a world_size > 1 run (models/distributed.py)
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.t0
@@ -144,15 +146,22 @@ def train(
     init_from: dict | None = None,
     resume: bool = True,
     log: Callable[[str], None] | None = None,
+    parallel: Parallel | None = None,
 ) -> TrainResult:
     """Train a GAN on `data` (uint8, N x 3 x H x W at the config's size) until config.epochs are done,
     should_abort() returns True, or a hook stops the run. Raises TrainingError on unusable input or
-    losses that stay NaN/inf after nan_max_retries rollbacks."""
+    losses that stay NaN/inf after nan_max_retries rollbacks. With `parallel`, this process is one rank of
+    a run trained by config.world_size processes (models/distributed.py)."""
     log = log or _quiet
     _check_data(config, data)
     data, holdout = split_holdout(data, config)
-    device = resolve_device(config.device)
+    device = parallel.device if parallel is not None else resolve_device(config.device)
     s = build_training_state(config, device, len(data) // config.batch_size)
+    if parallel is not None:  # rank 0 alone writes; every rank learns what it did
+        parallel.attach(s)
+        sink, store, hooks = parallel.sink(sink), parallel.store(store), parallel.hooks(hooks)
+        should_abort, on_progress = parallel.abort_check(should_abort), parallel.leader_only(on_progress)
+        log = parallel.leader_only(log) or _quiet
 
     # Start state: resume this run's latest checkpoint, else fine-tune from another run, else fresh.
     latest = store.latest_checkpoint() if resume else None
@@ -178,6 +187,7 @@ def train(
         last_good=checkpoint_state(s, hooks),
         last_saved=latest,
         elapsed_before=s.elapsed_s,
+        parallel=parallel,
     )
     store.save_real_grid(make_grid(data[:GRID_SAMPLES].float() / 255.0, nrow=8))
     while True:
@@ -279,7 +289,7 @@ def _iteration(run: _Run, order: torch.Tensor) -> None:
     """One batch: train, check the losses are finite, then report the row everywhere it goes."""
     s, cfg = run.s, run.s.config
     i = s.iteration
-    idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+    idx = rank_batch(order, i, cfg.batch_size, s.rank, s.world_size)
     real = s.to_images(run.data.index_select(0, idx))
     collect = cfg.grad_stats_every > 0 and (s.step + 1) % cfg.grad_stats_every == 0
     out = train_step(s, real, collect_grads=collect)
@@ -292,7 +302,7 @@ def _iteration(run: _Run, order: torch.Tensor) -> None:
         )
     s.step += 1
     s.iteration += 1
-    run.images += real.size(0)
+    run.images += real.size(0) * s.world_size  # the global batch
     row = IterationMetrics(s.step, s.epoch, i, out.values)
     run.sink.log_iteration(row)
     if out.grad_stats:
@@ -336,6 +346,8 @@ def _end_epoch(run: _Run) -> TrainResult | None:
             make_grid(samples, nrow=8, normalize=True, value_range=(-1, 1)), epoch=s.epoch, step=s.step
         )
     action = _ask_hooks(run, samples) if run.hooks else None
+    if run.parallel is not None:
+        action = run.parallel.broadcast(action)  # the ranks roll back or stop together
     if action is not None and action.kind == "rollback":
         raise _Rollback(
             "hook_rollback",
@@ -418,7 +430,8 @@ def _d_logits(s: TrainingState) -> Callable[[torch.Tensor], torch.Tensor]:
         s.D.train()
         try:
             x = images.to(s.device).float().contiguous(memory_format=s.memory_format)
-            return s.D(x).float().cpu()
+            with ranks_apart(s.D):  # only rank 0 runs the detectors
+                return s.D(x).float().cpu()
         finally:
             for buffer, value in zip(s.D.buffers(), saved, strict=True):
                 buffer.copy_(value)
