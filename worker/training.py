@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
+from torch.distributed import DistError
 
 from core.db.session import session_scope
 from core.db.tables import Checkpoint, Run, utcnow
@@ -22,6 +23,7 @@ from core.locking import lock_run
 from core.run_status import CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, RUNNING, transition
 from core.settings import Settings
 from models.config import TrainConfig
+from models.distributed import Parallel
 from models.errors import TrainingError
 from models.train import TrainResult, train
 from worker.dbsink import DbSink
@@ -64,6 +66,25 @@ def run_training(
     claimed = claim_run(settings, session_factory, run_id, identity)
     if claimed is None:
         return None
+    if int(claimed.config.get("world_size", 1)) > 1:
+        from worker.distributed_launch import run_distributed
+
+        return run_distributed(settings, session_factory, claimed, identity, shutdown=shutdown)
+    return train_claimed_run(settings, session_factory, claimed, identity, shutdown=shutdown)
+
+
+def train_claimed_run(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    claimed: ClaimedRun,
+    identity: str,
+    *,
+    shutdown: threading.Event | None = None,
+    parallel: Parallel | None = None,
+) -> str | None:
+    """Train a run this worker claimed, with the DB sink, store, heartbeat and detectors; with `parallel`,
+    as rank 0 of a world_size > 1 run (worker/rank.py)."""
+    run_id = claimed.run_id
     sink = DbSink(session_factory, run_id)
     monitor = RunMonitor(
         session_factory,
@@ -75,9 +96,11 @@ def run_training(
     )
     with monitor.running():
         try:
-            outcome = _train_claimed(settings, session_factory, claimed, sink, monitor)
+            outcome = _train_claimed(settings, session_factory, claimed, sink, monitor, parallel)
         except TrainingError as exc:
             outcome = Outcome(FAILED, str(exc))
+        except DistError:
+            raise  # another rank is gone: the launching task marks the run interrupted, naming it
         except Exception as exc:
             log.exception("run %s failed", run_id)
             outcome = Outcome(FAILED, f"{type(exc).__name__}: {exc}")
@@ -139,12 +162,15 @@ def _train_claimed(
     claimed: ClaimedRun,
     sink: DbSink,
     monitor: RunMonitor,
+    parallel: Parallel | None = None,
 ) -> Outcome:
     config = worker_config(claimed.config, settings)
     store = DbCheckpointStore(session_factory, claimed.run_id, settings.run_dir(claimed.run_id))
     store.save_config(config.model_dump(mode="json"))
     data = load_training_data(settings, claimed.dataset_id, claimed.dataset_prepare, config)
     init_from = _load_init_from(claimed.init_from_path)
+    if parallel is not None:  # the other ranks train on what rank 0 read: they need no DB or storage
+        parallel.broadcast((config.model_dump(mode="json"), data, init_from))
     hook = build_monitor_hook(
         settings, session_factory, claimed.run_id, config=config, policy=claimed.policy, sink=sink
     )
@@ -159,6 +185,7 @@ def _train_claimed(
         init_from=init_from,
         resume=True,
         log=lambda line: log.info("run %s: %s", claimed.run_id, line),
+        parallel=parallel,
     )
     return _outcome_of(result, monitor)
 
