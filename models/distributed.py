@@ -161,6 +161,12 @@ def _collective_device() -> torch.device:
     return torch.device("cpu")
 
 
+def peer_lost(exc: BaseException) -> bool:
+    """Did a collective fail because another rank went away? NCCL raises DistError; Gloo a RuntimeError
+    from its transport ("Connection closed by peer", timeouts)."""
+    return isinstance(exc, dist.DistError) or (isinstance(exc, RuntimeError) and "gloo/transport" in str(exc))
+
+
 def mean_over_ranks(values: dict[str, float], world_size: int) -> dict[str, float]:
     """Each series averaged over the ranks: over equal slices, the mean of the means is the batch mean."""
     if world_size == 1:

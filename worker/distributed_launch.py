@@ -22,15 +22,16 @@ import threading
 import time
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.session import session_scope
-from core.db.tables import Event, Run
+from core.db.tables import Checkpoint, Event, Run
 from core.run_status import FAILED, INTERRUPTED, RUNNING, transition
 from core.settings import Settings
 from models.config import TrainConfig
 from models.errors import TrainingError
-from worker.rank import write_launch
+from worker.rank import PEER_LOST_EXIT, write_launch
 from worker.recovery import process_is_gone
 from worker.training import ClaimedRun, worker_config
 
@@ -127,20 +128,22 @@ def _kill_leftover_ranks(log_path: Path, run_id: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-ROOT_CAUSE = re.compile(
-    r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+).*?traceback\s*:\s*(.+?)\s*$", re.S | re.M
-)
+FAILURE = re.compile(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+).*?traceback\s*:\s*(.+?)\s*$", re.S | re.M)
+FOLLOW_ON_EXITS = {PEER_LOST_EXIT, -int(signal.SIGTERM)}  # stopped because another rank failed
 
 
 def failed_rank(log_text: str) -> str:
-    """Which rank failed first and why, from torchrun's failure summary."""
-    match = ROOT_CAUSE.search(log_text)
-    if match is None:
+    """Which rank failed and why, from torchrun's failure summary: the first that did not merely stop
+    because another rank had gone (torchrun's "root cause" is only the earliest by the second)."""
+    summary = log_text[log_text.rfind("worker.rank FAILED") :]
+    failures = FAILURE.findall(summary) if "worker.rank FAILED" in log_text else []
+    if not failures:
         tail = log_text.strip().splitlines()[-1:] or ["no output"]
         return f"torchrun ended without naming a failed rank ({tail[0][:200]})"
-    rank, exitcode, why = match.groups()
-    if why.startswith("To enable traceback"):
-        why = f"exit code {exitcode}"
+    cause = next((f for f in failures if int(f[1]) not in FOLLOW_ON_EXITS), failures[-1])
+    rank, exitcode, why = cause
+    if why.startswith("To enable traceback") or why.startswith("Traceback"):
+        why = f"exit code {exitcode} (its traceback is in {RANKS_LOG})"
     return f"rank {rank} failed: {why[:300]}"
 
 
@@ -165,7 +168,8 @@ def _mark(
         if run is None or run.status != RUNNING or run.worker != identity:
             return None
         transition(session, run, status, error=reason)
-        if event is not None:
-            session.add(Event(run_id=run_id, step=run.step, kind=event, severity="error", message=reason))
+        if event is not None:  # at the step it resumes from, so the resume's truncation keeps it
+            step = session.scalar(select(func.max(Checkpoint.step)).where(Checkpoint.run_id == run_id)) or 0
+            session.add(Event(run_id=run_id, step=step, kind=event, severity="error", message=reason))
     log.warning("run %s %s: %s", run_id, status, reason)
     return status

@@ -21,7 +21,7 @@ from pathlib import Path
 from core.db.session import make_engine, make_sessionmaker
 from core.settings import Settings
 from models.config import TrainConfig
-from models.distributed import NullSink, Parallel, RankEnv, process_group, rank_device
+from models.distributed import NullSink, Parallel, RankEnv, peer_lost, process_group, rank_device
 from models.errors import TrainingError
 from models.train import train
 from worker.training import ClaimedRun, train_claimed_run
@@ -29,6 +29,7 @@ from worker.training import ClaimedRun, train_claimed_run
 log = logging.getLogger("worker.rank")
 LAUNCH_FILE = "launch.json"  # the claimed run, written by the task for rank 0
 PR_SET_PDEATHSIG = 1
+PEER_LOST_EXIT = 75  # this rank stopped because another one went away
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
@@ -50,11 +51,17 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     env = RankEnv.from_env()
     print(f"rank {env.rank} pid {os.getpid()} run {run_id}", flush=True)
-    with process_group(env, rank_device(device, env.local_rank)) as parallel:
-        if parallel.is_leader:
-            lead(Settings(), run_id, identity, parallel, stop)
-        else:
-            follow(parallel, stop)
+    try:
+        with process_group(env, rank_device(device, env.local_rank)) as parallel:
+            if parallel.is_leader:
+                lead(Settings(), run_id, identity, parallel, stop)
+            else:
+                follow(parallel, stop)
+    except Exception as exc:
+        if not peer_lost(exc):
+            raise
+        log.error("%s: another rank is gone: %s", env.rank, str(exc).splitlines()[0][:300])
+        sys.exit(PEER_LOST_EXIT)  # the launching task names the rank that failed first, not this one
 
 
 def lead(settings: Settings, run_id: int, identity: str, parallel: Parallel, stop: threading.Event) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
-from torch.distributed import DistError
 
 from core.db.session import session_scope
 from core.db.tables import Checkpoint, Run, utcnow
@@ -23,7 +22,7 @@ from core.locking import lock_run
 from core.run_status import CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, RUNNING, transition
 from core.settings import Settings
 from models.config import TrainConfig
-from models.distributed import Parallel
+from models.distributed import Parallel, peer_lost
 from models.errors import TrainingError
 from models.train import TrainResult, train
 from worker.dbsink import DbSink
@@ -99,9 +98,9 @@ def train_claimed_run(
             outcome = _train_claimed(settings, session_factory, claimed, sink, monitor, parallel)
         except TrainingError as exc:
             outcome = Outcome(FAILED, str(exc))
-        except DistError:
-            raise  # another rank is gone: the launching task marks the run interrupted, naming it
         except Exception as exc:
+            if parallel is not None and peer_lost(exc):
+                raise  # another rank is gone: the launching task marks the run interrupted, naming it
             log.exception("run %s failed", run_id)
             outcome = Outcome(FAILED, f"{type(exc).__name__}: {exc}")
         except BaseException:
