@@ -46,7 +46,16 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "cond_transition_start_epochs",
         "cond_transition_epochs",
     ),
-    "Hardware": ("device", "amp", "channels_last", "torch_compile"),
+    "Hardware": (
+        "device",
+        "amp",
+        "channels_last",
+        "torch_compile",
+        "world_size",
+        "nnodes",
+        "rendezvous",
+        "sync_batchnorm",
+    ),
     "Logging and artifacts": (
         "log_every",
         "grid_every_epochs",

@@ -145,6 +145,22 @@ class TrainConfig(BaseModel):
     torch_compile: bool = Field(
         False, description="torch.compile G and D on CUDA (slow first steps); ignored on CPU"
     )
+    world_size: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Processes training this one run together (one per GPU; on CPU, Gloo); batch_size "
+        "stays the global batch and is split across them",
+    )
+    nnodes: int = Field(1, ge=1, le=32, description="Hosts the world_size processes are spread over")
+    rendezvous: str = Field(
+        "",
+        max_length=255,
+        description="host:port every host of a multi-host run meets at (torchrun --rdzv-endpoint)",
+    )
+    sync_batchnorm: bool = Field(
+        True, description="With world_size > 1: BatchNorm statistics over the global batch, not per process"
+    )
 
     # Cadence of logs and artifacts.
     log_every: int = Field(
@@ -230,6 +246,7 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 "label_names only apply to conditional runs: set conditional=true or leave them out"
             )
+        _check_parallel(self)
         if self.loss == "wgan-gp" and self.gp_weight == 0:
             raise ValueError(
                 "loss 'wgan-gp' needs a gradient penalty: set gp_weight > 0 (10 is usual) or None"
@@ -271,3 +288,42 @@ class TrainConfig(BaseModel):
     @property
     def augment_ops(self) -> tuple[str, ...]:
         return tuple(op for op in self.diffaugment.split(",") if op)
+
+
+def _check_parallel(config: TrainConfig) -> None:
+    """world_size splits the global batch evenly over processes that are spread evenly over hosts."""
+    if config.batch_size % config.world_size:
+        raise ValueError(
+            f"batch_size {config.batch_size} does not split evenly over world_size {config.world_size}: "
+            "use a batch_size that is a multiple of world_size"
+        )
+    if config.world_size % config.nnodes:
+        raise ValueError(
+            f"world_size {config.world_size} does not split evenly over nnodes {config.nnodes} hosts"
+        )
+    if config.world_size > 1:
+        # Not yet carried across ranks: the FastGAN decoders' and ViT's training calls, ADA's p (each rank
+        # would steer its own) and a conditional run's labels (rank 0 sends only the images).
+        unsupported = [
+            name
+            for name, used in (
+                (f"arch {config.arch!r}", config.arch in ("fastgan", "vit")),
+                ("ada_target", config.ada_target is not None),
+                ("conditional", config.conditional),
+            )
+            if used
+        ]
+        if unsupported:
+            raise ValueError(
+                f"world_size > 1 does not support {', '.join(unsupported)} yet: train it with world_size 1"
+            )
+    if config.nnodes > 1 and not _is_endpoint(config.rendezvous):
+        raise ValueError(
+            f"nnodes {config.nnodes} needs rendezvous 'host:port' (the endpoint every host meets at); "
+            f"got {config.rendezvous!r}"
+        )
+
+
+def _is_endpoint(text: str) -> bool:
+    host, sep, port = text.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)

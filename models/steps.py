@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from models import losses, series
+from models.distributed import mean_over_ranks
 from models.ema import update_ema
 from models.sink import GradStat
 from models.training_state import TrainingState
@@ -30,7 +31,7 @@ def train_step(
         last = k == s.config.d_steps - 1
         # The last fake keeps its graph: the G step reuses it, like the seed's single forward pass.
         with torch.set_grad_enabled(last), s.autocast():
-            fake = s.G(s.noise(n), *cond)
+            fake = s.g_forward(s.noise(n), *cond)
         loss_d, d_x, d_g_z1, feats_real, d_stats = d_step(
             s, real, fake, collect_grads=collect_grads and last, cond=cond
         )
@@ -40,7 +41,7 @@ def train_step(
     if s.ada is not None:
         s.ada.end_step()
     tensors = {"loss_d": loss_d, "loss_g": loss_g, "d_x": d_x, "d_g_z1": d_g_z1, "d_g_z2": d_g_z2}
-    values = series.step_values(tensors, s)
+    values = mean_over_ranks(series.step_values(tensors, s), s.world_size)
     return StepOutput(values=values, grad_stats=d_stats + g_stats)
 
 
@@ -55,7 +56,7 @@ def d_step(
         real_in = real_in.detach().requires_grad_(True)
     with s.autocast():
         logit_real, feats_real, recon = _d_on_real(s, real_in, cond)
-        logit_fake = s.D(fake_in, *cond)
+        logit_fake = s.d_forward(fake_in, *cond)
     loss = losses.d_loss(cfg.loss, logit_real, logit_fake, _bce_targets(s, real.size(0)))
     loss = loss + _penalties(s, real_in, fake_in, logit_real, cond)
     if recon is not None:
@@ -113,9 +114,14 @@ def _bce_targets(s: TrainingState, n: int) -> tuple[torch.Tensor, torch.Tensor] 
     cfg = s.config
     if cfg.loss != "bce" or (cfg.real_label == 1.0 and cfg.label_flip_prob == 0):
         return None
-    return losses.bce_targets(
-        n, real_label=cfg.real_label, flip_prob=cfg.label_flip_prob, generator=s.gen, device=s.device
+    real, fake = losses.bce_targets(
+        n * s.world_size,
+        real_label=cfg.real_label,
+        flip_prob=cfg.label_flip_prob,
+        generator=s.gen,
+        device=s.device,
     )
+    return s.rank_share(real), s.rank_share(fake)
 
 
 def _penalties(
@@ -126,7 +132,8 @@ def _penalties(
     total = torch.zeros((), device=s.device)
     with torch.autocast(s.device.type, enabled=False):
         if cfg.effective_gp_weight > 0:
-            eps = torch.rand(real_in.size(0), 1, 1, 1, generator=s.gen).to(s.device, non_blocking=True)
+            eps = torch.rand(real_in.size(0) * s.world_size, 1, 1, 1, generator=s.gen)
+            eps = s.rank_share(eps).to(s.device, non_blocking=True)
             total = total + cfg.effective_gp_weight * losses.gradient_penalty(
                 lambda x: s.D(x, *cond), real_in.float(), fake_in.float(), eps
             )

@@ -19,6 +19,7 @@ from torchvision.utils import make_grid
 from models import conditioning, series
 from models.config import TrainConfig
 from models.device import resolve_amp, resolve_device, to_device
+from models.distributed import Parallel, rank_batch, ranks_apart
 from models.errors import TrainingError
 from models.holdout import split_holdout
 from models.hooks import (
@@ -118,6 +119,7 @@ class _Run:
     t0: float = field(default_factory=time.perf_counter)
     elapsed_before: float = 0.0
     labels: torch.Tensor | None = None  # conditional runs: the class index of each training image
+    parallel: Parallel | None = None  # one rank of a world_size > 1 run (models/distributed.py)
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.t0
@@ -144,17 +146,24 @@ def train(
     resume: bool = True,
     log: Callable[[str], None] | None = None,
     labels: torch.Tensor | None = None,
+    parallel: Parallel | None = None,
 ) -> TrainResult:
     """Train a GAN on `data` (uint8, N x 3 x H x W at the config's size) until config.epochs are done,
     should_abort() returns True, or a hook stops the run. A conditional config also takes `labels` (int64,
-    one index into config.label_names per image). Raises TrainingError on unusable input or
-    losses that stay NaN/inf after nan_max_retries rollbacks."""
+    one index into config.label_names per image). With `parallel`, this process is one rank of a run
+    trained by config.world_size processes (models/distributed.py). Raises TrainingError on unusable input
+    or losses that stay NaN/inf after nan_max_retries rollbacks."""
     log = log or _quiet
     _check_data(config, data)
     labels = conditioning.training_labels(config, labels, len(data))
     data, holdout = split_holdout(data, config)
-    device = resolve_device(config.device)
+    device = parallel.device if parallel is not None else resolve_device(config.device)
     s = build_training_state(config, device, len(data) // config.batch_size)
+    if parallel is not None:  # rank 0 alone writes; every rank learns what it did
+        parallel.attach(s)
+        sink, store, hooks = parallel.sink(sink), parallel.store(store), parallel.hooks(hooks)
+        should_abort, on_progress = parallel.abort_check(should_abort), parallel.leader_only(on_progress)
+        log = parallel.leader_only(log) or _quiet
 
     # Start state: resume this run's latest checkpoint, else fine-tune from another run, else fresh.
     latest = store.latest_checkpoint() if resume else None
@@ -181,6 +190,7 @@ def train(
         last_saved=latest,
         elapsed_before=s.elapsed_s,
         labels=labels.to(device) if labels is not None else None,
+        parallel=parallel,
     )
     store.save_real_grid(make_grid(data[:GRID_SAMPLES].float() / 255.0, nrow=8))
     while True:
@@ -282,7 +292,7 @@ def _iteration(run: _Run, order: torch.Tensor) -> None:
     """One batch: train, check the losses are finite, then report the row everywhere it goes."""
     s, cfg = run.s, run.s.config
     i = s.iteration
-    idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+    idx = rank_batch(order, i, cfg.batch_size, s.rank, s.world_size)
     real = s.to_images(run.data.index_select(0, idx))
     collect = cfg.grad_stats_every > 0 and (s.step + 1) % cfg.grad_stats_every == 0
     y = run.labels.index_select(0, idx) if run.labels is not None else None
@@ -298,7 +308,7 @@ def _iteration(run: _Run, order: torch.Tensor) -> None:
         )
     s.step += 1
     s.iteration += 1
-    run.images += real.size(0)
+    run.images += real.size(0) * s.world_size  # the global batch
     row = IterationMetrics(s.step, s.epoch, i, out.values)
     run.sink.log_iteration(row)
     if out.grad_stats:
@@ -340,6 +350,8 @@ def _end_epoch(run: _Run) -> TrainResult | None:
     if grid_due:
         run.store.save_grid(_grid_image(s, samples), epoch=s.epoch, step=s.step)
     action = _ask_hooks(run, samples) if run.hooks else None
+    if run.parallel is not None:
+        action = run.parallel.broadcast(action)  # the ranks roll back or stop together
     if action is not None and action.kind == "rollback":
         raise _Rollback(
             "hook_rollback",
@@ -439,7 +451,8 @@ def _d_logits(s: TrainingState) -> Callable[[torch.Tensor], torch.Tensor]:
         s.D.train()
         try:
             x = images.to(s.device).float().contiguous(memory_format=s.memory_format)
-            return s.D(x).float().cpu()
+            with ranks_apart(s.D):  # only rank 0 runs the detectors
+                return s.D(x).float().cpu()
         finally:
             for buffer, value in zip(s.D.buffers(), saved, strict=True):
                 buffer.copy_(value)

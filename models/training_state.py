@@ -37,6 +37,10 @@ RESUMABLE_CHANGES = frozenset(
         "amp",
         "channels_last",
         "torch_compile",
+        "world_size",  # the global batch, data order and noise do not depend on it (models/distributed.py)
+        "nnodes",
+        "rendezvous",
+        "sync_batchnorm",
     }
 )
 
@@ -64,6 +68,12 @@ class TrainingState:
     elapsed_s: float = 0.0
     ada: AdaController | None = None  # adaptive augmentation (config.ada_target); p is in the checkpoint
     recon_loss: torch.Tensor | None = None  # fastgan: D's last reconstruction loss (on device, not synced)
+    # With world_size > 1 (models/distributed.py): this process's rank, and the DistributedDataParallel
+    # wrappers the loop trains through; G and D stay the plain nets (checkpoints, EMA, grids, hooks).
+    rank: int = 0
+    world_size: int = 1
+    G_train: nn.Module | None = None
+    D_train: nn.Module | None = None  # forward(x, with_features) over D
     autocast: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,7 +89,8 @@ class TrainingState:
         return self.ema if self.ema is not None else self.G
 
     def noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.config.nz, 1, 1, generator=self.gen).to(self.device, non_blocking=True)
+        z = torch.randn(n * self.world_size, self.config.nz, 1, 1, generator=self.gen)
+        return self.rank_share(z).to(self.device, non_blocking=True)
 
     @property
     def augment_p(self) -> float:
@@ -91,7 +102,31 @@ class TrainingState:
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         if not self.config.augment_ops:
             return x
-        return diff_augment(x, self.config.augment_ops, self.gen, self.augment_p)
+        if self.world_size == 1:
+            return diff_augment(x, self.config.augment_ops, self.gen, self.augment_p)
+        # Every op draws per image from the shared generator: augment a global-batch tensor holding this
+        # rank's images at its place, so each image gets the draw it gets in a one-process run.
+        whole = x.new_zeros((x.size(0) * self.world_size, *x.shape[1:]))
+        whole[self.rank * x.size(0) : (self.rank + 1) * x.size(0)] = x
+        return self.rank_share(diff_augment(whole, self.config.augment_ops, self.gen, self.augment_p))
+
+    def rank_share(self, batch: torch.Tensor) -> torch.Tensor:
+        """This rank's equal slice of a global-batch tensor (all of it in a one-process run)."""
+        if self.world_size == 1:
+            return batch
+        n = batch.size(0) // self.world_size
+        return batch[self.rank * n : (self.rank + 1) * n]
+
+    def g_forward(self, z: torch.Tensor, *cond: torch.Tensor) -> torch.Tensor:
+        """G as the loop trains it (through DDP when distributed, so its gradients are averaged); cond is
+        the class labels of a conditional run."""
+        return (self.G_train or self.G)(z, *cond)
+
+    def d_forward(self, x: torch.Tensor, *cond: torch.Tensor, with_features: bool = False) -> Any:
+        """D as the loop trains it: logits, or (logits, features) with_features."""
+        if self.D_train is not None:
+            return self.D_train(x, *cond, with_features=with_features)
+        return self.D.forward_with_features(x, *cond) if with_features else self.D(x, *cond)
 
     def to_images(self, batch_u8: torch.Tensor) -> torch.Tensor:
         """uint8 [0, 255] -> float [-1, 1] in the session's memory format."""

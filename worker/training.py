@@ -22,6 +22,7 @@ from core.locking import lock_run
 from core.run_status import CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, RUNNING, transition
 from core.settings import Settings
 from models.config import TrainConfig
+from models.distributed import Parallel, peer_lost
 from models.errors import TrainingError
 from models.train import TrainResult, train
 from worker.class_consistency import write_class_consistency
@@ -69,6 +70,25 @@ def run_training(
     claimed = claim_run(settings, session_factory, run_id, identity)
     if claimed is None:
         return None
+    if int(claimed.config.get("world_size", 1)) > 1:
+        from worker.distributed_launch import run_distributed
+
+        return run_distributed(settings, session_factory, claimed, identity, shutdown=shutdown)
+    return train_claimed_run(settings, session_factory, claimed, identity, shutdown=shutdown)
+
+
+def train_claimed_run(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    claimed: ClaimedRun,
+    identity: str,
+    *,
+    shutdown: threading.Event | None = None,
+    parallel: Parallel | None = None,
+) -> str | None:
+    """Train a run this worker claimed, with the DB sink, store, heartbeat and detectors; with `parallel`,
+    as rank 0 of a world_size > 1 run (worker/rank.py)."""
+    run_id = claimed.run_id
     sink = DbSink(session_factory, run_id)
     monitor = RunMonitor(
         session_factory,
@@ -80,10 +100,12 @@ def run_training(
     )
     with monitor.running():
         try:
-            outcome = _train_claimed(settings, session_factory, claimed, sink, monitor)
+            outcome = _train_claimed(settings, session_factory, claimed, sink, monitor, parallel)
         except TrainingError as exc:
             outcome = Outcome(FAILED, str(exc))
         except Exception as exc:
+            if parallel is not None and peer_lost(exc):
+                raise  # another rank is gone: the launching task marks the run interrupted, naming it
             log.exception("run %s failed", run_id)
             outcome = Outcome(FAILED, f"{type(exc).__name__}: {exc}")
         except BaseException:
@@ -144,6 +166,7 @@ def _train_claimed(
     claimed: ClaimedRun,
     sink: DbSink,
     monitor: RunMonitor,
+    parallel: Parallel | None = None,
 ) -> Outcome:
     config = worker_config(claimed.config, settings)
     store = DbCheckpointStore(session_factory, claimed.run_id, settings.run_dir(claimed.run_id))
@@ -151,6 +174,8 @@ def _train_claimed(
     prepared = load_prepared(settings, claimed.dataset_id, claimed.dataset_prepare, config)
     data, labels = training_inputs(settings.dataset_dir(claimed.dataset_id), prepared, config)
     init_from = _load_init_from(claimed.init_from_path)
+    if parallel is not None:  # the other ranks train on what rank 0 read: they need no DB or storage
+        parallel.broadcast((config.model_dump(mode="json"), data, init_from))
     hook = build_monitor_hook(
         settings, session_factory, claimed.run_id, config=config, policy=claimed.policy, sink=sink
     )
@@ -166,6 +191,7 @@ def _train_claimed(
         resume=True,
         log=lambda line: log.info("run %s: %s", claimed.run_id, line),
         labels=labels,
+        parallel=parallel,
     )
     if labels is not None and result.status != "cancelled":
         write_class_consistency(settings.run_dir(claimed.run_id), config, data, labels, result.checkpoint)

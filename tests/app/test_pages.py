@@ -12,7 +12,7 @@ from app.templating import EVENT_RUN_CHANGED
 from core.db.tables import Run
 from core.settings import Settings
 from models.config import TrainConfig
-from tests.app.factories import add_grid, image_zip, make_dataset, make_run
+from tests.app.factories import TINY_CONFIG, add_grid, image_zip, make_dataset, make_run
 
 HX = {"HX-Request": "true"}
 
@@ -134,6 +134,18 @@ def test_run_page_polls_while_running_and_stops_after(
     assert "every 2s" not in done.text and 'id="resume-run"' in done.text
     grids = client.get(f"/runs/{run.id}/grids", headers=HX)
     assert "every 4s" not in grids.text
+
+
+def test_run_status_shows_the_world_size_and_throughput_per_rank(
+    client: TestClient, session: Session
+) -> None:
+    config = {**TINY_CONFIG, "world_size": 4}
+    run = make_run(session, make_dataset(session), status="running", images_per_s=90.0, config=config)
+    status = client.get(f"/runs/{run.id}/status", headers=HX).text
+    assert '<div class="v" id="stat-world">4</div>' in status
+    assert '<div class="v" id="stat-rank-speed">22.5</div>' in status and ">90.0<" in status
+    one = make_run(session, make_dataset(session), status="running", images_per_s=90.0)
+    assert 'id="stat-world"' not in client.get(f"/runs/{one.id}/status", headers=HX).text
 
 
 def test_cancel_and_delete_from_the_run_page(client: TestClient, session: Session) -> None:

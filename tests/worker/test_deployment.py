@@ -94,3 +94,14 @@ def test_env_example_lists_every_setting() -> None:
     listed = set(re.findall(r"^#? ?(POKEGAN_[A-Z_]+)=", text, re.MULTILINE))
     assert SETTING_NAMES <= listed, f"missing from .env.example: {sorted(SETTING_NAMES - listed)}"
     assert listed - SETTING_NAMES == {"POKEGAN_PUBLISH_PORT"}  # the compose-only one
+
+
+def test_the_all_gpus_example_is_one_worker_reserving_every_gpu(compose: dict[str, Any]) -> None:
+    example = yaml.safe_load((ROOT / "deploy" / "compose.all-gpus.yml").read_text())
+    service = example["services"]["worker-all-gpus"]
+    assert service["profiles"] == ["all-gpus"] and service["command"] == ["pokegan", "worker"]
+    devices = service["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
+    assert service["environment"] == compose["services"]["worker"]["environment"]  # same DB, broker, queue
+    assert service["volumes"] == ["artifacts:/data"] and service["ipc"] == "host"
+    assert set(service["depends_on"]) == set(compose["services"]["worker"]["depends_on"])

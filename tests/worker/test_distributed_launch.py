@@ -1,0 +1,58 @@
+"""The launcher's pieces: the torchrun command line, and naming the rank that failed."""
+
+from __future__ import annotations
+
+from models.config import TrainConfig
+from worker.distributed_launch import failed_rank, torchrun_command
+
+SUMMARY = """worker.rank FAILED
+------------------------------------------------------
+Failures:
+[1]:
+  time      : 2026-12-01_22:53:15
+  rank      : 0 (local_rank: 0)
+  exitcode  : 75 (pid: 11)
+  error_file: <N/A>
+  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html
+------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-12-01_22:53:15
+  rank      : 3 (local_rank: 1)
+  exitcode  : -9 (pid: 12)  (SIGKILL)
+  error_file: <N/A>
+  traceback : Signal 9 (SIGKILL) received by PID 12
+"""
+
+
+def test_the_rank_that_failed_is_named_not_the_ones_it_stopped() -> None:
+    assert failed_rank("noise\n" + SUMMARY) == "rank 3 failed: Signal 9 (SIGKILL) received by PID 12"
+    only_rank_0 = SUMMARY.replace("exitcode  : -9", "exitcode  : 75").replace(
+        "exitcode  : 75 (pid: 11)", "exitcode  : 1 (pid: 11)"
+    )
+    assert failed_rank(only_rank_0).startswith("rank 0 failed: exit code 1 (its traceback is in ranks.log)")
+    assert failed_rank("Killed\n").startswith("torchrun ended without naming a failed rank (Killed)")
+
+
+def test_one_host_is_standalone_and_several_meet_at_the_rendezvous() -> None:
+    one = torchrun_command(TrainConfig(batch_size=8, world_size=4, device="cuda"), 7, "h:1")
+    assert one[1:] == [
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "4",
+        "--standalone",
+        "--max-restarts",
+        "0",
+        "-m",
+        "worker.rank",
+        "7",
+        "h:1",
+        "cuda",
+    ]
+    two = torchrun_command(
+        TrainConfig(batch_size=8, world_size=8, nnodes=2, rendezvous="gpu1:29400"), 7, "h:1"
+    )
+    assert " ".join(two[3:13]) == (
+        "--nproc-per-node 4 --nnodes 2 --rdzv-backend c10d --rdzv-endpoint gpu1:29400 --rdzv-id pokegan-run-7"
+    )

@@ -1,0 +1,132 @@
+"""A world_size 2 run through a real `pokegan worker`: torchrun, two Gloo ranks, rank 0 writing."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.queue import enqueue_train
+from core.settings import Settings
+from tests.worker.factories import make_dataset, make_run
+from tests.worker.helpers import (
+    checkpoints,
+    events,
+    get_run,
+    grids,
+    max_metric_step,
+    metric_steps,
+    set_cancel_requested,
+    status_in,
+)
+from tests.worker.processes import running_worker, wait_for
+from worker.distributed_launch import RANKS_LOG, rank_pids
+from worker.recovery import process_is_gone
+
+pytestmark = pytest.mark.slow  # real worker, torchrun and rank processes
+
+RUN_TIMEOUT_S = 180
+
+
+def _ranks(settings: Settings, run_id: int) -> list[int]:
+    path = settings.run_dir(run_id) / RANKS_LOG
+    return rank_pids(path.read_text(errors="replace"), run_id) if path.exists() else []
+
+
+def _all_gone(pids: list[int]) -> bool:
+    return all(process_is_gone(pid) for pid in pids)
+
+
+def test_a_two_rank_run_completes_with_rank_zero_writing(
+    settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    dataset_id = make_dataset(session_factory, settings, n=32)
+    run_id = make_run(session_factory, dataset_id, epochs=2, batch_size=8, world_size=2)
+    log_path = tmp_path / "worker.log"
+    with running_worker(settings, log_path):
+        enqueue_train(settings, run_id)
+        wait_for(
+            status_in(session_factory, run_id, "completed", "failed", "interrupted"),
+            timeout=RUN_TIMEOUT_S,
+            what="the two-rank run to finish",
+            log_path=log_path,
+        )
+    run = get_run(session_factory, run_id)
+    assert (run.status, run.error) == ("completed", None), (settings.run_dir(run_id) / RANKS_LOG).read_text()
+    assert (run.step, run.epoch, run.total_steps) == (8, 2, 8)
+    assert metric_steps(session_factory, run_id) == list(range(1, 9))  # one row per step: rank 0's
+    assert [(step, epoch) for step, epoch, _ in checkpoints(session_factory, run_id)] == [(4, 1), (8, 2)]
+    assert [(epoch, step) for epoch, step, _ in grids(session_factory, run_id)] == [(1, 4), (2, 8)]
+    pids = _ranks(settings, run_id)
+    assert len(pids) == 2 and _all_gone(pids)
+
+
+def test_cancel_reaches_every_rank(
+    settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    dataset_id = make_dataset(session_factory, settings, n=40)
+    run_id = make_run(session_factory, dataset_id, epochs=50, batch_size=4, world_size=2)
+    log_path = tmp_path / "worker.log"
+    with running_worker(settings, log_path):
+        enqueue_train(settings, run_id)
+        wait_for(
+            lambda: max_metric_step(session_factory, run_id) >= 3,
+            timeout=RUN_TIMEOUT_S,
+            what="training to start",
+            log_path=log_path,
+        )
+        set_cancel_requested(session_factory, run_id)
+        wait_for(
+            status_in(session_factory, run_id, "cancelled", "completed", "failed", "interrupted"),
+            timeout=RUN_TIMEOUT_S,
+            what="the run to stop",
+            log_path=log_path,
+        )
+        pids = _ranks(settings, run_id)
+        wait_for(lambda: _all_gone(pids), timeout=30, what="every rank to exit")
+    run = get_run(session_factory, run_id)
+    assert run.status == "cancelled" and len(pids) == 2
+    last = max_metric_step(session_factory, run_id)
+    assert metric_steps(session_factory, run_id) == list(range(1, last + 1))
+    assert checkpoints(session_factory, run_id)[-1][0] == last == run.step
+
+
+def test_a_killed_rank_interrupts_the_run_which_resumes(
+    settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    dataset_id = make_dataset(session_factory, settings, n=40)
+    run_id = make_run(session_factory, dataset_id, epochs=6, batch_size=4, world_size=2)  # 60 steps
+    log_path = tmp_path / "worker.log"
+    with running_worker(settings, log_path):
+        enqueue_train(settings, run_id)
+        wait_for(
+            lambda: max_metric_step(session_factory, run_id) >= 14,
+            timeout=RUN_TIMEOUT_S,
+            what="training into epoch 2",
+            log_path=log_path,
+        )
+        first = _ranks(settings, run_id)
+        os.kill(first[1], signal.SIGKILL)  # rank 1, mid-epoch
+        wait_for(lambda: _all_gone(first), timeout=60, what="no rank left behind", log_path=log_path)
+        wait_for(
+            lambda: any(kind == "rank_failed" for _, kind, _ in events(session_factory, run_id)),
+            timeout=60,
+            what="the rank failure recorded",
+            log_path=log_path,
+        )
+        wait_for(
+            status_in(session_factory, run_id, "completed", "failed"),
+            timeout=RUN_TIMEOUT_S,
+            what="the resumed run to finish",
+            log_path=log_path,
+        )
+    failure = next(msg for _, kind, msg in events(session_factory, run_id) if kind == "rank_failed")
+    assert failure.startswith("rank 1 failed: Signal 9 (SIGKILL)"), failure
+    run = get_run(session_factory, run_id)
+    assert run.status == "completed" and run.step == 60
+    assert metric_steps(session_factory, run_id) == list(range(1, 61))  # continuous, no duplicates
+    assert any(kind == "resume" for _, kind, _ in events(session_factory, run_id))
+    assert _all_gone(_ranks(settings, run_id))
