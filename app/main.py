@@ -10,12 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from app.auth import token_guard
 from app.db.migrate import upgrade_to_head
 from app.db.session import make_engine, make_sessionmaker
 from app.errors import AppError, InvalidInputError
 from app.generation import GenerationSlots, GeneratorCache
+from app.http_errors import http_error
 from app.metrics_cache import MetricsCache
 from app.routes import (
     api_datasets,
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_runs=settings.metrics_cache_runs, max_bytes=settings.metrics_cache_mb * 1024 * 1024
     )
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.middleware("http")(upload_size_guard(settings))
     app.middleware("http")(token_guard(settings))

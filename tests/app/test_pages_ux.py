@@ -1,0 +1,42 @@
+"""What a new user runs into on the pages: unknown URLs, live panels after Resume, forms, uploads, datasets."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.routes.html import EVENT_RUN_CHANGED
+from app.settings import Settings
+from tests.app.factories import add_grid, make_dataset, make_run
+
+HX = {"HX-Request": "true"}
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def test_unknown_url_is_a_page_for_browsers_and_json_for_api_clients(client: TestClient) -> None:
+    page = client.get("/nope", headers=BROWSER)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "<h1>Not found</h1>" in page.text and "There is no page at /nope." in page.text
+    assert 'class="topbar"' in page.text  # the styled layout, with the menu
+    api = client.get("/nope", headers={"Accept": "application/json"})
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    under_api = client.get("/api/nope", headers=BROWSER)
+    assert under_api.status_code == 404 and under_api.json() == {"detail": "Not Found"}
+    wrong_method = client.put("/datasets", headers=BROWSER)
+    assert wrong_method.status_code == 405 and "PUT is not allowed on /datasets." in wrong_method.text
+
+
+def test_run_page_panels_refresh_on_run_changed_even_when_the_run_has_ended(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    run = make_run(session, make_dataset(session), status="cancelled")
+    add_grid(session, settings, run, 1)
+    for path, interval in (("grids", "every 4s"), ("timeline", "every 5s"), ("grad-flow", "every 5s")):
+        ended = client.get(f"/runs/{run.id}/{path}", headers=HX).text
+        assert f'hx-trigger="{EVENT_RUN_CHANGED} from:body"' in ended, path  # resume brings it back to life
+        run.status = "running"
+        session.commit()
+        live = client.get(f"/runs/{run.id}/{path}", headers=HX).text
+        assert f'hx-trigger="{interval}, {EVENT_RUN_CHANGED} from:body"' in live, path
+        run.status = "cancelled"
+        session.commit()
