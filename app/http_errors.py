@@ -1,4 +1,4 @@
-"""Starlette's own HTTP errors (an unknown URL, a wrong method) as a styled page for browsers, JSON otherwise."""
+"""Starlette's own HTTP errors (unknown URL, wrong method): a styled page for browsers, JSON otherwise."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app.routes.html import render, wants_html
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """A page with the error sentence when a browser (Accept: text/html) or htmx asked; FastAPI's JSON else."""
+    """A page with the sentence when a browser (Accept: text/html) or htmx asked; else FastAPI's JSON."""
     assert isinstance(exc, HTTPException)
     if not wants_html(request):
         return await http_exception_handler(request, exc)

@@ -22,6 +22,7 @@ from app.metrics_cache import MetricsCache
 from app.routes import (
     api_datasets,
     api_runs,
+    docs,
     generate,
     health,
     html,
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="pokegan",
         summary="Train DCGANs on your own Pokémon images and draw new ones.",
         lifespan=lifespan,
+        docs_url=None,  # app/routes/docs.py serves both from static/vendor
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.generators = GeneratorCache(settings.generator_cache_size)
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(token_guard(settings))
     for module in (health, api_datasets, api_runs, generate, pages, pages_auth, pages_datasets, pages_runs):
         app.include_router(module.router)
+    app.include_router(docs.router)
     return app
 
 

@@ -1,6 +1,8 @@
-"""What a new user runs into on the pages: unknown URLs, live panels after Resume, forms, uploads, datasets."""
+"""What a new user runs into on the pages: unknown URLs, live panels after Resume, forms, uploads."""
 
 from __future__ import annotations
+
+import re
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -40,3 +42,14 @@ def test_run_page_panels_refresh_on_run_changed_even_when_the_run_has_ended(
         assert f'hx-trigger="{interval}, {EVENT_RUN_CHANGED} from:body"' in live, path
         run.status = "cancelled"
         session.commit()
+
+
+def test_api_docs_load_their_scripts_from_this_server(client: TestClient) -> None:
+    for path in ("/docs", "/redoc"):
+        page = client.get(path)
+        assert page.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sources and all(s.startswith("http://testserver/static/") for s in sources), sources
+        assert "fonts.googleapis" not in page.text and "cdn.jsdelivr" not in page.text
+        for source in sources:
+            assert client.get(source).status_code == 200, source
