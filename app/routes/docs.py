@@ -14,12 +14,17 @@ SWAGGER_JS = "vendor/swagger-ui-bundle-5.35.0.js"
 SWAGGER_CSS = "vendor/swagger-ui-5.35.0.css"
 REDOC_JS = "vendor/redoc.standalone-2.5.4.js"
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+# Only this server: ReDoc would otherwise try its logo from cdn.redoc.ly (harmless offline, but a request out)
+SELF_ONLY = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:"
+}
 
 
 @router.get("/docs", response_class=HTMLResponse)
 def swagger_ui(request: Request) -> HTMLResponse:
     """Swagger UI over /openapi.json: try each operation from the browser."""
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=request.app.openapi_url,
         title=f"{request.app.title} API",
         swagger_js_url=str(request.url_for("static", path=SWAGGER_JS)),
@@ -27,6 +32,8 @@ def swagger_ui(request: Request) -> HTMLResponse:
         swagger_favicon_url=str(request.url_for("static", path="favicon.svg")),
         oauth2_redirect_url=OAUTH2_REDIRECT,
     )
+    page.headers.update(SELF_ONLY)
+    return page
 
 
 @router.get(OAUTH2_REDIRECT, response_class=HTMLResponse)
@@ -37,10 +44,12 @@ def swagger_ui_redirect() -> HTMLResponse:
 @router.get("/redoc", response_class=HTMLResponse)
 def redoc(request: Request) -> HTMLResponse:
     """ReDoc over /openapi.json: the API as one readable page (system fonts, no Google Fonts)."""
-    return get_redoc_html(
+    page = get_redoc_html(
         openapi_url=request.app.openapi_url,
         title=f"{request.app.title} API",
         redoc_js_url=str(request.url_for("static", path=REDOC_JS)),
         redoc_favicon_url=str(request.url_for("static", path="favicon.svg")),
         with_google_fonts=False,
     )
+    page.headers.update(SELF_ONLY)
+    return page
