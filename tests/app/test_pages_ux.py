@@ -34,7 +34,7 @@ def test_run_page_panels_refresh_on_run_changed_even_when_the_run_has_ended(
     run = make_run(session, make_dataset(session), status="cancelled")
     add_grid(session, settings, run, 1)
     page = client.get(f"/runs/{run.id}").text  # the whole page's context has `events` rows too
-    assert page.count(f'hx-trigger="{EVENT_RUN_CHANGED} from:body"') == 4  # status, grids, grad flow, timeline
+    assert page.count(f'hx-trigger="{EVENT_RUN_CHANGED} from:body"') == 4  # status grids grad timeline
     for path, interval in (("grids", "every 4s"), ("timeline", "every 5s"), ("grad-flow", "every 5s")):
         ended = client.get(f"/runs/{run.id}/{path}", headers=HX).text
         assert f'hx-trigger="{EVENT_RUN_CHANGED} from:body"' in ended, path  # resume brings it back to life
