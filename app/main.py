@@ -63,7 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.generators = GeneratorCache(settings.generator_cache_size)
     app.state.generation_slots = GenerationSlots(
-        settings.generate_concurrency, priority=settings.generate_priority
+        settings.generate_concurrency,
+        policy=settings.generate_priority,
+        torch_threads=settings.generate_torch_threads,
+        share=settings.generate_share,
+        window_s=settings.generate_share_window_s,
     )
     app.state.metrics_cache = MetricsCache(
         max_runs=settings.metrics_cache_runs, max_bytes=settings.metrics_cache_mb * 1024 * 1024

@@ -18,7 +18,13 @@ from app.db.tables import Checkpoint
 from app.deps import GenerationSlotsDep, GeneratorCacheDep, SessionDep, SettingsDep
 from app.errors import BusyError, InvalidInputError
 from app.generation import GenerationSlots, GeneratorCache
-from app.schemas.generate import MAX_SEED, GenerateJson, GenerateRequest, InterpolateRequest
+from app.schemas.generate import (
+    MAX_SEED,
+    GenerateJson,
+    GenerateRequest,
+    GenerationState,
+    InterpolateRequest,
+)
 
 router = APIRouter(tags=["generate"])
 
@@ -45,11 +51,12 @@ async def generate(
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
     loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
     images = await _run_limited(slots, lambda: inference.draw(loader(), n=body.n, seed=seed))
-    headers = {"X-Seed": str(seed), "X-Checkpoint-Id": str(checkpoint.id)}
+    headers = _checkpoint_headers(checkpoint) | {"X-Seed": str(seed)}
     if body.format == "json":
         encoded = await run_in_threadpool(inference.png_base64_list, images)
         return JSONResponse(
-            {"seed": seed, "checkpoint_id": checkpoint.id, "images": encoded}, headers=headers
+            {"seed": seed, "checkpoint_id": checkpoint.id, "epoch": checkpoint.epoch, "images": encoded},
+            headers=headers,
         )
     if body.format == "zip":
         archive = await run_in_threadpool(inference.zip_bytes, images, seed=seed)
@@ -77,7 +84,7 @@ async def interpolate(
             loader(), seed_a=body.seed_a, seed_b=body.seed_b, steps=body.steps
         ),
     )
-    headers = {"X-Checkpoint-Id": str(checkpoint.id)}
+    headers = _checkpoint_headers(checkpoint)
     if body.format == "gif":
         return Response(
             await run_in_threadpool(inference.gif_bytes, images), media_type="image/gif", headers=headers
@@ -86,6 +93,16 @@ async def interpolate(
         lambda: inference.png_bytes(inference.grid_image(images, columns=len(images)))
     )
     return Response(strip, media_type="image/png", headers=headers)
+
+
+@router.get("/generate/state", response_model=GenerationState)
+def generation_state(slots: GenerationSlotsDep) -> dict[str, Any]:
+    """Calls queued and running, and whether generation is over its CPU share (then it waits for training)."""
+    return slots.state()
+
+
+def _checkpoint_headers(checkpoint: Checkpoint) -> dict[str, str]:
+    return {"X-Checkpoint-Id": str(checkpoint.id), "X-Checkpoint-Epoch": str(checkpoint.epoch)}
 
 
 async def _checkpoint(session: Session, run_id: int, checkpoint_id: int | None) -> Checkpoint:

@@ -27,6 +27,7 @@ class GenerateRequest(BaseModel):
 class GenerateJson(BaseModel):
     seed: int
     checkpoint_id: int
+    epoch: int = Field(..., description="the epoch the checkpoint was saved after")
     images: list[str] = Field(..., description="base64-encoded PNGs")
 
 
@@ -40,3 +41,15 @@ class InterpolateRequest(BaseModel):
     steps: int = Field(8, ge=2, le=64)
     format: Literal["png", "gif"] = "png"
     use_ema: bool = True
+
+
+class GenerationState(BaseModel):
+    """What /generate is doing now, for a caller that waits (the Generate page shows it)."""
+
+    waiting: int = Field(..., description="calls accepted and queued for a generation thread")
+    running: int = Field(..., description="calls computing now")
+    limit: int = Field(..., description="calls accepted at once; more get 429 with Retry-After")
+    policy: str = Field(..., description="POKEGAN_GENERATE_PRIORITY")
+    throttled: bool = Field(
+        ..., description="generation used its CPU share: new calls run at idle priority (training first)"
+    )
