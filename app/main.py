@@ -28,6 +28,7 @@ from app.routes import (
     html,
     pages,
     pages_auth,
+    pages_dataset_actions,
     pages_datasets,
     pages_runs,
 )
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, api_datasets, api_runs, generate, pages, pages_auth, pages_datasets, pages_runs):
         app.include_router(module.router)
     app.include_router(docs.router)
+    app.include_router(pages_dataset_actions.router)
     return app
 
 

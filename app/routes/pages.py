@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.crud import artifacts, datasets, metrics, runs
 from app.crud.run_status import ACTIVE
+from app.db.tables import Run
 from app.deps import SessionDep
 from app.routes.html import render
 from app.schemas.runs import run_public
@@ -77,7 +78,8 @@ def compare_page(
     """Two or more runs side by side: hyperparameters (differences highlighted), curves, grids."""
     chosen = [runs.get_run(session, run_id=run_id) for run_id in (run or [])]
     keys = sorted({key for r in chosen for key in r.config})
-    rows = [{"key": key, "values": [r.config.get(key) for r in chosen]} for key in keys]
+    rows = _dataset_and_preset_rows(session, chosen)
+    rows += [{"key": key, "values": [r.config.get(key) for r in chosen]} for key in keys]
     for row in rows:
         row["differs"] = len({repr(v) for v in row["values"]}) > 1
     grids = {r.id: [g.epoch for g in artifacts.list_grids(session, run_id=r.id)] for r in chosen}
@@ -90,3 +92,12 @@ def compare_page(
         "common_epochs": common,
     }
     return render(request, "pages/compare.html", None, context)
+
+
+def _dataset_and_preset_rows(session: Session, chosen: list[Run]) -> list[dict[str, Any]]:
+    """What each run trained on and started from: often the real difference between two runs."""
+    names = {d.id: f"#{d.id} {d.name} ({d.image_count} images)" for d in datasets.list_datasets(session)}
+    return [
+        {"key": "dataset", "values": [names.get(r.dataset_id, "a deleted dataset") for r in chosen]},
+        {"key": "preset", "values": [r.preset or "custom" for r in chosen]},
+    ]
