@@ -1,5 +1,5 @@
-"""How much of the last few seconds a thread spent busy: the budget that decides whether the next /generate
-call may run at normal CPU priority (see app.generation.GenerationSlots)."""
+"""How much CPU a kind of work used over the last few seconds: the budget that decides whether the next
+/generate call may run at normal priority (see app.generation.GenerationSlots)."""
 
 from __future__ import annotations
 
@@ -9,36 +9,26 @@ from collections import deque
 from collections.abc import Callable
 
 
-class BusyWindow:
-    """Busy intervals of the last `window_s` seconds; `busy_share()` is the fraction of that window they fill
-    (1.0 = one thread busy the whole time). An interval still running counts up to now."""
+class CpuWindow:
+    """CPU seconds of the jobs that ended in the last `window_s` seconds; `share()` is that as a fraction of
+    one core over the window (0.25 = a quarter of a core). CPU time, not wall time: on a busy machine a job
+    waits for the CPU much of its wall time, and only the CPU it took was taken from training."""
 
     def __init__(self, window_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         if window_s <= 0:
             raise ValueError("the window must be longer than 0 s")
         self.window_s = window_s
         self._clock = clock
-        self._done: deque[tuple[float, float]] = deque()
-        self._running: dict[int, float] = {}  # job id -> start
-        self._next_id = 0
+        self._jobs: deque[tuple[float, float]] = deque()  # (ended at, CPU seconds)
         self._lock = threading.Lock()
 
-    def start(self) -> int:
+    def add(self, cpu_s: float) -> None:
         with self._lock:
-            self._next_id += 1
-            self._running[self._next_id] = self._clock()
-            return self._next_id
+            self._jobs.append((self._clock(), cpu_s))
 
-    def end(self, job: int) -> None:
+    def share(self) -> float:
         with self._lock:
-            self._done.append((self._running.pop(job), self._clock()))
-
-    def busy_share(self) -> float:
-        with self._lock:
-            now = self._clock()
-            since = now - self.window_s
-            while self._done and self._done[0][1] <= since:
-                self._done.popleft()
-            intervals = [*self._done, *((start, now) for start in self._running.values())]
-            busy = sum(end - max(start, since) for start, end in intervals if end > since)
-            return busy / self.window_s
+            since = self._clock() - self.window_s
+            while self._jobs and self._jobs[0][0] <= since:
+                self._jobs.popleft()
+            return sum(cpu for _, cpu in self._jobs) / self.window_s

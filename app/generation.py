@@ -12,12 +12,13 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
-from app.cpu_share import BusyWindow
+from app.cpu_share import CpuWindow
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,11 @@ class GenerationSlots:
     """At most `limit` generations accepted at once (`try_acquire` never waits: callers past it get a 429),
     run on threads of their own with `torch_threads` torch threads each.
 
-    policy "shared" (the default): one thread at normal priority runs a generation while generations have
-    kept it busy less than `share` of the last `window_s` seconds; past that share new calls go to a second
-    thread at idle priority, which only gets the CPU time training leaves. One person clicking Generate is
-    answered at full speed; a flood of calls costs a run training beside it about `share` of one core.
+    policy "shared" (the default): one thread at normal priority runs a generation while generations took
+    less than `share` of one core's CPU time over the last `window_s` seconds; past that share new calls go
+    to a second thread at idle priority, which only gets the CPU time training leaves. One person clicking
+    Generate is answered at full speed; a flood of calls costs a run training beside it about `share` of
+    one core. (The CPU is counted on the calling thread: exact with torch_threads=1, too low with more.)
     "idle", "low", "normal": `limit` threads at that fixed priority (bench/generate_latency.py compares them).
     At "idle" a run training on every core leaves generation almost nothing (training's OpenMP threads spin
     while they wait for each other), so one 64-image call can take a minute.
@@ -88,7 +90,7 @@ class GenerationSlots:
     ) -> None:
         self.limit, self.policy, self.share = limit, policy, share
         self._semaphore = threading.BoundedSemaphore(limit)
-        self._busy = BusyWindow(window_s)
+        self._cpu = CpuWindow(window_s)
         lanes: dict[Priority, int] = {"normal": 1, "idle": 1} if policy == "shared" else {policy: limit}
         self._lanes = {
             priority: ThreadPoolExecutor(
@@ -116,19 +118,19 @@ class GenerationSlots:
         def timed() -> T:
             self._count("waiting", -1)
             self._count("running", +1)
-            job = self._busy.start() if lane == "normal" else None
+            cpu_before = time.thread_time()  # with one torch thread the work runs on this thread
             try:
                 return work()
             finally:
-                if job is not None:
-                    self._busy.end(job)
+                if lane == "normal":
+                    self._cpu.add(time.thread_time() - cpu_before)
                 self._count("running", -1)
 
         return await asyncio.get_running_loop().run_in_executor(self._lanes[lane], timed)
 
     def throttled(self) -> bool:
         """True while new calls would run at idle priority because generation used up its share."""
-        return self.policy == "idle" or (self.policy == "shared" and self._busy.busy_share() >= self.share)
+        return self.policy == "idle" or (self.policy == "shared" and self._cpu.share() >= self.share)
 
     def state(self) -> dict[str, Any]:
         """What a waiting caller may want to know: calls queued, calls computing, and `throttled`."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,61 @@ def test_unknown_url_gets_the_styled_not_found_page(server: str, browser) -> Non
     assert "There is no page at /nope." in page.inner_text("main")
     assert page.locator("nav.nav a[href='/datasets']").is_visible()
     page.close()
+
+
+def set_field(page, name: str, value: str) -> None:
+    """Set a form field as typing would, even inside a collapsed section, and fire its change event."""
+    page.evaluate(
+        """([name, value]) => { const el = document.querySelector(`#run-form [name="${name}"]`);
+               el.value = value; el.dispatchEvent(new Event("change", { bubbles: true })); }""",
+        [name, value],
+    )
+
+
+def test_new_run_form_logs_no_errors_and_shows_the_size_error_at_its_field(
+    server: str, browser, dataset_id: int
+) -> None:
+    page = browser.new_page(viewport=DESKTOP)
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(f"{server}/runs/new?dataset_id={dataset_id}")
+    assert page.input_value("#f-preset") == "recommended"
+
+    with page.expect_response(lambda response: "/runs/new/estimate" in response.url):
+        set_field(page, "epochs", "-1")
+    page.wait_for_function("document.querySelector('#estimate').innerText.includes('at least 1')")
+    set_field(page, "epochs", "5")
+    set_field(page, "arch", "dcgan64")
+    set_field(page, "image_size", "72")  # not a multiple of 16
+    page.wait_for_timeout(500)  # let the estimate requests settle: htmx logs its errors to the console
+
+    page.click("#start-run")
+    size = page.locator("#f-image_size[aria-invalid='true']")
+    size.wait_for(state="visible")  # its section was opened
+    assert "image 72x72 does not fit arch 'dcgan64'" in page.inner_text("#error-image_size")
+    assert "Value error" not in page.inner_text("#run-form")
+    assert "image size" in page.inner_text("#form-message")
+    assert page.locator("[aria-invalid='true']").count() == 1
+    assert problems == []
+    page.close()
+
+
+def test_clone_with_edits_renames_the_run_when_its_dataset_changes(
+    server: str, browser, dataset_id: int, tmp_path: Path
+) -> None:
+    with shapes_zip(tmp_path / "second.zip").open("rb") as f:
+        other = http.post(f"{server}/api/datasets", data={"name": "second shapes"}, files={"file": f}).json()
+    config = {k: int(v) if v.isdigit() else v for k, v in TINY_FORM.items()} | {"epochs": 1}
+    body = {"dataset_id": dataset_id, "name": "to clone", "config": config}
+    source = http.post(f"{server}/api/runs", json=body).json()["id"]
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(f"{server}/runs/new?clone={source}")
+    assert page.input_value("#f-name") == "to clone (copy)"
+    page.select_option("#f-dataset", str(other["id"]))
+    assert page.input_value("#f-name") == "second shapes · custom"
+    page.fill("#f-name", "my own name")
+    page.select_option("#f-dataset", str(dataset_id))
+    assert page.input_value("#f-name") == "my own name"  # typed names are kept
+    page.close()
+    wait_until(lambda: http.get(f"{server}/api/runs/{source}").json()["status"] == "completed", what="run")

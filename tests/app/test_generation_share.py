@@ -11,7 +11,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from app.cpu_share import BusyWindow
+from app.cpu_share import CpuWindow
 from app.generation import GenerationSlots
 
 
@@ -23,19 +23,23 @@ class FakeClock:
         return self.now
 
 
-def test_busy_window_counts_intervals_inside_the_window_and_the_one_running() -> None:
+def test_cpu_window_sums_the_cpu_of_jobs_that_ended_inside_it() -> None:
     clock = FakeClock()
-    window = BusyWindow(10.0, clock=clock)
-    job = window.start()
-    clock.now += 2
-    assert window.busy_share() == pytest.approx(0.2)  # still running: counts up to now
-    window.end(job)
-    clock.now += 3
-    assert window.busy_share() == pytest.approx(0.2)
-    clock.now += 6  # the interval [100, 102] is now 1 s inside the window [101, 111]
-    assert window.busy_share() == pytest.approx(0.1)
+    window = CpuWindow(10.0, clock=clock)
+    window.add(1.0)
+    clock.now += 4
+    window.add(0.5)
+    assert window.share() == pytest.approx(0.15)
+    clock.now += 6  # the first job ended 10 s ago: out of the window
+    assert window.share() == pytest.approx(0.05)
     clock.now += 5
-    assert window.busy_share() == 0.0
+    assert window.share() == 0.0
+
+
+def burn_cpu(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
 
 
 def _policy_and_threads() -> tuple[int, int]:
@@ -52,7 +56,9 @@ def test_shared_policy_runs_at_normal_priority_until_its_share_is_spent() -> Non
     async def scenario() -> list[tuple[int, int]]:
         first = await slots.run(_policy_and_threads)
         assert not slots.throttled()
-        await slots.run(lambda: time.sleep(0.2))  # 2% of the 10 s window > the 1% share
+        await slots.run(lambda: time.sleep(0.3))  # waiting takes no CPU: still within the share
+        assert not slots.throttled()
+        await slots.run(lambda: burn_cpu(0.2))  # 2% of a core over the 10 s window > the 1% share
         assert slots.throttled() and slots.state()["throttled"]
         return [first, await slots.run(_policy_and_threads)]
 
