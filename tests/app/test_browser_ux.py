@@ -184,7 +184,8 @@ def test_new_run_form_logs_no_errors_and_shows_the_size_error_at_its_field(
     assert "Value error" not in page.inner_text("#run-form")
     assert "image size" in page.inner_text("#form-message")
     assert page.locator("[aria-invalid='true']").count() == 1
-    assert problems == []
+    refused = "Failed to load resource: the server responded with a status of 422"  # the submit, as meant
+    assert [p for p in problems if not p.startswith(refused)] == []
     page.close()
 
 
