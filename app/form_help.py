@@ -6,7 +6,8 @@ from __future__ import annotations
 HELP: dict[str, str] = {
     "arch": "Which network. At 64 px dcgan and dcgan64 build the same network: dcgan64 always has four "
     "up-sampling blocks (image sides multiples of 16), dcgan picks the number from the image size, so it "
-    "also fits small test images.",
+    "also fits small test images. dcgan128 has five blocks (sides multiples of 32); cnn96 starts from a 6x6 "
+    "grid and uses 3x3 convolutions (96 px).",
     "image_size": "Height of the training images in pixels (and their width, unless you set a width).",
     "image_width": "Width in pixels, for non-square images such as cards. Leave empty for square images.",
     "nz": "Length of the random noise vector each generated image starts from.",
@@ -32,11 +33,11 @@ HELP: dict[str, str] = {
 }
 
 
-ARCH_LABELS = {
-    "dcgan": "dcgan: depth follows the image size (8 px and up; quick tests at 16-32 px)",
-    "dcgan64": "dcgan64: the classic DCGAN, 4 up-sampling blocks (64 px; sides multiples of 16)",
-    "dcgan128": "dcgan128: one block deeper (128 px; sides multiples of 32)",
-    "cnn96": "cnn96: 3x3 convolutions from a 6x6 start (96 px; sides multiples of 16)",
+ARCH_LABELS = {  # short: the drop-down is narrow; the field's help says more
+    "dcgan": "dcgan — any size, 8 px up",
+    "dcgan64": "dcgan64 — classic, 64 px",
+    "dcgan128": "dcgan128 — 128 px",
+    "cnn96": "cnn96 — 3x3 convs, 96 px",
 }
 
 

@@ -72,9 +72,8 @@ def test_new_run_form_opens_on_the_recommended_preset_and_explains_the_archs(
     assert re.search(r'<option value=""\s+selected', custom) and re.search(
         r'name="ngf"[^>]*value="64"', custom
     )
-    assert (
-        "dcgan64: the classic DCGAN" in page and "At 64 px dcgan and dcgan64 build the same network" in page
-    )
+    assert "dcgan64 — classic, 64 px</option>" in page
+    assert "At 64 px dcgan and dcgan64 build the same network" in page
     assert "None = off" not in page and "Leave empty for none" in page
 
 
