@@ -32,3 +32,16 @@ class CpuWindow:
             while self._jobs and self._jobs[0][0] <= since:
                 self._jobs.popleft()
             return sum(cpu for _, cpu in self._jobs) / self.window_s
+
+    def wait_s(self, limit: float) -> float:
+        """Seconds until the share drops below `limit` by itself, as the oldest jobs leave the window."""
+        with self._lock:
+            now = self._clock()
+            live = [(ended, cpu) for ended, cpu in self._jobs if ended > now - self.window_s]
+            total, allowed, wait = sum(cpu for _, cpu in live), limit * self.window_s, 0.0
+            for ended, cpu in live:  # oldest first
+                if total < allowed:
+                    break
+                total -= cpu
+                wait = ended + self.window_s - now
+            return max(0.0, wait)

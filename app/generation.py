@@ -69,11 +69,12 @@ class GenerationSlots:
     """At most `limit` generations accepted at once (`try_acquire` never waits: callers past it get a 429),
     run on threads of their own with `torch_threads` torch threads each.
 
-    policy "shared" (the default): one thread at normal priority runs a generation while generations took
-    less than `share` of one core's CPU time over the last `window_s` seconds; past that share new calls go
-    to a second thread at idle priority, which only gets the CPU time training leaves. One person clicking
-    Generate is answered at full speed; a flood of calls costs a run training beside it about `share` of
-    one core. (The CPU is counted on the calling thread: exact with torch_threads=1, too low with more.)
+    policy "shared" (the default): one thread at normal priority runs the calls, one at a time, while
+    generation took less than `share` of one core's CPU time over the last `window_s` seconds; past that
+    share the next call waits (a few seconds at most) until older calls leave the window. One person
+    clicking Generate is answered at full speed; a flood of calls costs a run training beside it about
+    `share` of one core, never more. (The CPU is counted on the calling thread: exact with
+    torch_threads=1, too low with more.)
     "idle", "low", "normal": `limit` threads at that fixed priority (bench/generate_latency.py compares them).
     At "idle" a run training on every core leaves generation almost nothing (training's OpenMP threads spin
     while they wait for each other), so one 64-image call can take a minute.
@@ -91,7 +92,7 @@ class GenerationSlots:
         self.limit, self.policy, self.share = limit, policy, share
         self._semaphore = threading.BoundedSemaphore(limit)
         self._cpu = CpuWindow(window_s)
-        lanes: dict[Priority, int] = {"normal": 1, "idle": 1} if policy == "shared" else {policy: limit}
+        lanes: dict[Priority, int] = {"normal": 1} if policy == "shared" else {policy: limit}
         self._lanes = {
             priority: ThreadPoolExecutor(
                 threads,
@@ -116,6 +117,7 @@ class GenerationSlots:
         self._count("waiting", +1)
 
         def timed() -> T:
+            self._wait_for_share()
             self._count("waiting", -1)
             self._count("running", +1)
             cpu_before = time.thread_time()  # with one torch thread the work runs on this thread
@@ -129,7 +131,8 @@ class GenerationSlots:
         return await asyncio.get_running_loop().run_in_executor(self._lanes[lane], timed)
 
     def throttled(self) -> bool:
-        """True while new calls would run at idle priority because generation used up its share."""
+        """True while a call waits for training: generation used up its CPU share ("shared"), or it only
+        gets the CPU training leaves ("idle")."""
         return self.policy == "idle" or (self.policy == "shared" and self._cpu.share() >= self.share)
 
     def state(self) -> dict[str, Any]:
@@ -139,9 +142,12 @@ class GenerationSlots:
         return {**counts, "limit": self.limit, "policy": self.policy, "throttled": self.throttled()}
 
     def _lane(self) -> Priority:
-        if self.policy != "shared":
-            return self.policy
-        return "idle" if self.throttled() else "normal"
+        return "normal" if self.policy == "shared" else self.policy
+
+    def _wait_for_share(self) -> None:
+        """Under "shared", hold the call (on its own thread) until generation is back under its share."""
+        while self.policy == "shared" and (wait := self._cpu.wait_s(self.share)) > 0:
+            time.sleep(wait)
 
     def _count(self, key: str, delta: int) -> None:
         with self._lock:

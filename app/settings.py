@@ -29,12 +29,12 @@ class Settings(BaseSettings):
     generate_concurrency: int = Field(2, ge=1, description="Concurrent /generate calls before 429")
     generate_priority: Literal["shared", "idle", "low", "normal"] = Field(
         "shared",
-        description="CPU priority of /generate (Linux): shared = normal priority until generation used "
-        "generate_share of a core over generate_share_window_s, idle priority after that; idle = only the "
-        "CPU time training and the web app leave; low = nice 19; normal = as the web app",
+        description="CPU priority of /generate (Linux): shared = normal priority, one call at a time, and a "
+        "call waits while generation used more than generate_share of a core over generate_share_window_s; "
+        "idle = only the CPU time training and the web app leave; low = nice 19; normal = as the web app",
     )
     generate_share: float = Field(
-        0.25, gt=0, le=1, description="Share of one core /generate may take at normal priority (shared)"
+        0.15, gt=0, le=1, description="Share of one core's CPU time /generate may take (shared)"
     )
     generate_share_window_s: float = Field(
         10.0, gt=0, description="Seconds over which generate_share is measured"

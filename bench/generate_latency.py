@@ -5,10 +5,10 @@ Celery worker, SQLite, filesystem broker) trains a dcgan64 run (batch 32) on syn
   alone        --alone s: training by itself;
   interactive  --window s: one client asks POST /generate for --n images (PNG grid), waits for the answer,
                thinks --think s, asks again: one person using the Generate page;
-  alone        --alone s again (drift from other load on the machine averages out);
+  ...          --rounds such pairs, then alone once more (drift from other load on the machine hits both);
   idle         the run is cancelled; --idle-calls calls the same way with nothing training.
 Latency is the whole HTTP call. Training speed is steps x batch / s over the whole epochs in each window
-(bench/load.py's StepSampler); slowdown = 1 - interactive / mean(alone). The stack inherits this shell's
+(bench/load.py's StepSampler); slowdown = 1 - mean(interactive) / mean(alone). The stack inherits this shell's
 OMP_NUM_THREADS as `./dev serve` does (unset: torch uses one thread per core). All modes run in one
 invocation, one after the other, and are printed side by side; "other processes" shows how busy the rest of
 the machine was meanwhile.
@@ -16,8 +16,8 @@ the machine was meanwhile.
 Modes: shared (the default: normal priority within a CPU share, then idle), idle (the previous default:
 idle priority, torch threads = cores), normal (normal priority, one torch thread, no share).
 
-    .venv/bin/python -m bench.generate_latency [--modes shared,idle,normal] [--n 64] [--window 40]
-        [--alone 30] [--think 3] [--idle-calls 5]
+    .venv/bin/python -m bench.generate_latency [--modes shared,idle,normal] [--n 64] [--rounds 2]
+        [--window 30] [--alone 30] [--think 3] [--idle-calls 5]
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modes", default="shared,idle,normal", help=f"comma-separated: {', '.join(MODES)}")
     parser.add_argument("--n", type=int, default=64, help="images per call")
-    parser.add_argument("--window", type=float, default=40, help="seconds of interactive use while training")
-    parser.add_argument("--alone", type=float, default=30, help="seconds of training alone, before and after")
+    parser.add_argument("--window", type=float, default=30, help="seconds of each interactive window")
+    parser.add_argument("--alone", type=float, default=30, help="seconds of each window of training alone")
+    parser.add_argument("--rounds", type=int, default=2, help="alone + interactive pairs (then alone)")
     parser.add_argument("--think", type=float, default=3, help="seconds between an answer and the next call")
     parser.add_argument("--idle-calls", type=int, default=5, help="calls with nothing training")
     parser.add_argument("--count", type=int, default=256, help="synthetic sprites in the dataset")
@@ -74,13 +75,13 @@ class Result:
     mode: str
     idle: list[float] = field(default_factory=list)
     training: list[float] = field(default_factory=list)
-    alone: list[float] = field(default_factory=list)  # img/s, before and after
-    interactive: float = 0.0  # img/s while one person generates
+    alone: list[float] = field(default_factory=list)  # img/s, each alone window
+    interactive: list[float] = field(default_factory=list)  # img/s, each window while one person generates
     other_cores: list[float] = field(default_factory=list)  # other processes per window
 
     @property
     def slowdown(self) -> float:
-        return 1 - self.interactive / statistics.mean(self.alone)
+        return 1 - statistics.mean(self.interactive) / statistics.mean(self.alone)
 
 
 async def person(
@@ -133,12 +134,19 @@ async def one_mode(mode: str, archive: bytes, args: argparse.Namespace) -> Resul
             clock, sampler, stop = CpuClock(stack.proc.pid), StepSampler(client, run_id), asyncio.Event()
             sampling = asyncio.create_task(sampler.run(stop))
             try:
-                speed, other, _ = await window(args.alone, sampler, clock)
-                result.alone.append(speed)
-                result.other_cores.append(other)
-                use = person(client, run_id, args, 1000, until=time.monotonic() + args.window)
-                result.interactive, other, result.training = await window(args.window, sampler, clock, use)
-                result.other_cores.append(other)
+                # alone, interactive, alone, ...: on a shared machine other load drifts; alternating
+                # windows lets that drift hit both sides alike
+                for index in range(args.rounds):
+                    speed, other, _ = await window(args.alone, sampler, clock)
+                    result.alone.append(speed)
+                    result.other_cores.append(other)
+                    use = person(
+                        client, run_id, args, 1000 * (index + 1), until=time.monotonic() + args.window
+                    )
+                    speed, other, latencies = await window(args.window, sampler, clock, use)
+                    result.interactive.append(speed)
+                    result.training += latencies
+                    result.other_cores.append(other)
                 speed, other, _ = await window(args.alone, sampler, clock)
                 result.alone.append(speed)
                 result.other_cores.append(other)
@@ -173,7 +181,7 @@ def print_report(results: list[Result], args: argparse.Namespace) -> None:
     line("latency while training, max s", [f"{max(r.training):.2f}" for r in results])
     line("calls while training", [str(len(r.training)) for r in results])
     line("training alone, img/s", [f"{statistics.mean(r.alone):.1f}" for r in results])
-    line("training while one person generates", [f"{r.interactive:.1f}" for r in results])
+    line("training while one person generates", [f"{statistics.mean(r.interactive):.1f}" for r in results])
     line("training slowdown", [f"{r.slowdown:.1%}" for r in results])
     line("other processes, cores (mean)", [f"{statistics.mean(r.other_cores):.2f}" for r in results])
 
