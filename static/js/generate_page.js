@@ -30,7 +30,8 @@
   // While a call is out, what the server is doing (GET /generate/state), so a long wait is explained.
   function describe(state) {
     const busy = `${state.running} generating, ${state.waiting} queued`;
-    if (state.throttled) return `Waiting for CPU: a run is training and generation has used its share, so it runs after training (${busy})…`;
+    if (state.throttled && state.policy === "idle") return `Waiting for CPU: generation only gets what training leaves (${busy})…`;
+    if (state.throttled) return `Waiting for CPU: generation has used its share of the processor for the moment, so a training run keeps its speed; yours starts within seconds (${busy})…`;
     if (state.waiting > 0) return `Waiting for CPU: ${busy}…`;
     return "Generating…";
   }
