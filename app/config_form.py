@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.form_help import CHOICE_LABELS, HELP
 from models.config import TrainConfig
 
 # Headings for the form; a field the engine adds later and nobody lists here lands in "More".
@@ -75,6 +76,7 @@ class FieldSpec:
     description: str
     default: Any
     choices: tuple[str, ...] = ()
+    choice_labels: tuple[str, ...] = ()  # what the drop-down shows for each choice
     minimum: float | None = None
     maximum: float | None = None
 
@@ -143,9 +145,10 @@ def _spec(name: str, prop: dict[str, Any]) -> FieldSpec:
         label=name.replace("_", " "),
         kind=kind,
         optional=optional,
-        description=prop.get("description", ""),
+        description=HELP.get(name, prop.get("description", "")),
         default=prop.get("default"),
         choices=tuple(str(c) for c in prop.get("enum", ())),
+        choice_labels=tuple(CHOICE_LABELS.get(name, str)(str(c)) for c in prop.get("enum", ())),
         minimum=prop.get("minimum", prop.get("exclusiveMinimum")),
         maximum=prop.get("maximum", prop.get("exclusiveMaximum")),
     )

@@ -1,7 +1,8 @@
 """Generators kept loaded between /generate calls (an LRU keyed by checkpoint) and a cap on concurrent calls.
 
 Inference is CPU/GPU bound, so routes run it on the slots' own threads; the slots make extra callers get a
-429 instead of queueing behind each other until their HTTP clients time out.
+429 instead of queueing behind each other until their HTTP clients time out, and keep a flood of calls from
+starving a run that trains on the same machine.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
+from app.cpu_share import CpuWindow
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Priority = Literal["idle", "low", "normal"]
+Policy = Literal["shared", "idle", "low", "normal"]
 
 
 class GeneratorCache:
@@ -61,23 +66,44 @@ class GeneratorCache:
 
 
 class GenerationSlots:
-    """At most `limit` generations at once (`try_acquire` never waits), run on `limit` threads of their own
-    at the CPU `priority` given.
+    """At most `limit` generations accepted at once (`try_acquire` never waits: callers past it get a 429),
+    run on threads of their own with `torch_threads` torch threads each.
 
-    On a small machine the worker trains beside the web app. At "idle" priority generation only takes the
-    CPU time training leaves, instead of half of it (training's OpenMP threads wait for each other, so every
-    time slice lost to another thread stalls them all); on an otherwise idle machine it runs at full speed.
+    policy "shared" (the default): one thread at normal priority runs the calls, one at a time, while
+    generation took less than `share` of one core's CPU time over the last `window_s` seconds; past that
+    share the next call waits (a few seconds at most) until older calls leave the window. One person
+    clicking Generate is answered at full speed; a flood of calls costs a run training beside it about
+    `share` of one core, never more. (The CPU is counted on the calling thread: exact with
+    torch_threads=1, too low with more.)
+    "idle", "low", "normal": `limit` threads at that fixed priority (bench/generate_latency.py compares them).
+    At "idle" a run training on every core leaves generation almost nothing (training's OpenMP threads spin
+    while they wait for each other), so one 64-image call can take a minute.
     """
 
-    def __init__(self, limit: int, *, priority: Priority = "normal") -> None:
-        self.limit = limit
+    def __init__(
+        self,
+        limit: int,
+        *,
+        policy: Policy = "shared",
+        torch_threads: int | None = None,
+        share: float = 0.25,
+        window_s: float = 10.0,
+    ) -> None:
+        self.limit, self.policy, self.share = limit, policy, share
         self._semaphore = threading.BoundedSemaphore(limit)
-        self._threads = ThreadPoolExecutor(
-            limit,
-            thread_name_prefix="pokegan-generate",
-            initializer=set_thread_priority,
-            initargs=(priority,),
-        )
+        self._cpu = CpuWindow(window_s)
+        lanes: dict[Priority, int] = {"normal": 1} if policy == "shared" else {policy: limit}
+        self._lanes = {
+            priority: ThreadPoolExecutor(
+                threads,
+                thread_name_prefix=f"pokegan-generate-{priority}",
+                initializer=_init_thread,
+                initargs=(priority, torch_threads),
+            )
+            for priority, threads in lanes.items()
+        }
+        self._counts = {"waiting": 0, "running": 0}
+        self._lock = threading.Lock()
 
     def try_acquire(self) -> bool:
         return self._semaphore.acquire(blocking=False)
@@ -86,8 +112,55 @@ class GenerationSlots:
         self._semaphore.release()
 
     async def run(self, work: Callable[[], T]) -> T:
-        """Run `work` on a generation thread; hold a slot while it runs."""
-        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
+        """Run `work` on a generation thread (normal or idle priority if "shared"); hold a slot meanwhile."""
+        lane = self._lane()
+        self._count("waiting", +1)
+
+        def timed() -> T:
+            self._wait_for_share()
+            self._count("waiting", -1)
+            self._count("running", +1)
+            cpu_before = time.thread_time()  # with one torch thread the work runs on this thread
+            try:
+                return work()
+            finally:
+                if lane == "normal":
+                    self._cpu.add(time.thread_time() - cpu_before)
+                self._count("running", -1)
+
+        return await asyncio.get_running_loop().run_in_executor(self._lanes[lane], timed)
+
+    def throttled(self) -> bool:
+        """True while a call waits for training: generation used up its CPU share ("shared"), or it only
+        gets the CPU training leaves ("idle")."""
+        return self.policy == "idle" or (self.policy == "shared" and self._cpu.share() >= self.share)
+
+    def state(self) -> dict[str, Any]:
+        """What a waiting caller may want to know: calls queued, calls computing, and `throttled`."""
+        with self._lock:
+            counts = dict(self._counts)
+        return {**counts, "limit": self.limit, "policy": self.policy, "throttled": self.throttled()}
+
+    def _lane(self) -> Priority:
+        return "normal" if self.policy == "shared" else self.policy
+
+    def _wait_for_share(self) -> None:
+        """Under "shared", hold the call (on its own thread) until generation is back under its share."""
+        while self.policy == "shared" and (wait := self._cpu.wait_s(self.share)) > 0:
+            time.sleep(wait)
+
+    def _count(self, key: str, delta: int) -> None:
+        with self._lock:
+            self._counts[key] += delta
+
+
+def _init_thread(priority: Priority, torch_threads: int | None) -> None:
+    set_thread_priority(priority)
+    if torch_threads is not None:
+        import torch
+
+        # process-wide: the web process runs no other torch work worth more threads
+        torch.set_num_threads(torch_threads)
 
 
 def set_thread_priority(priority: Priority) -> None:

@@ -10,11 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from app import templating
 from app.auth import token_guard
 from app.errors import AppError, InvalidInputError
 from app.generator_cache import GenerationSlots, GeneratorCache
+from app.http_errors import http_error
 from app.metrics_cache import MetricsCache
 from app.routes import (
     api_datasets,
@@ -22,11 +24,13 @@ from app.routes import (
     api_runs,
     api_series,
     cards,
+    docs,
     generate,
     health,
     pages,
     pages_auth,
     pages_cards,
+    pages_dataset_actions,
     pages_datasets,
     pages_runs,
     report,
@@ -59,16 +63,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="pokegan",
         summary="Train DCGANs on your own Pokémon images and draw new ones.",
         lifespan=lifespan,
+        docs_url=None,  # app/routes/docs.py serves both from static/vendor
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.generators = GeneratorCache(settings.generator_cache_size)
     app.state.generation_slots = GenerationSlots(
-        settings.generate_concurrency, priority=settings.generate_priority
+        settings.generate_concurrency,
+        policy=settings.generate_priority,
+        torch_threads=settings.generate_torch_threads,
+        share=settings.generate_share,
+        window_s=settings.generate_share_window_s,
     )
     app.state.metrics_cache = MetricsCache(
         max_runs=settings.metrics_cache_runs, max_bytes=settings.metrics_cache_mb * 1024 * 1024
     )
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.middleware("http")(upload_size_guard(settings))
     app.middleware("http")(token_guard(settings))
@@ -88,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_cards.router)
     app.include_router(report.router)
     app.include_router(api_presets.router)
+    app.include_router(docs.router)
+    app.include_router(pages_dataset_actions.router)
     return app
 
 

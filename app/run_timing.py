@@ -15,11 +15,16 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 
 def elapsed_seconds(run: Run, now: datetime | None = None) -> float | None:
+    """Seconds the run has spent running, over all its spells (not the time it sat queued or cancelled)."""
     started = as_utc(run.started_at)
     if started is None:
         return None
-    end = as_utc(run.finished_at) or now or datetime.now(UTC)
-    return max(0.0, (end - started).total_seconds())
+    if run.active_s is None:  # a run from before running time was counted: first start to end
+        end = as_utc(run.finished_at) or now or datetime.now(UTC)
+        return max(0.0, (end - started).total_seconds())
+    since = as_utc(run.running_since)
+    current = (as_utc(now) or datetime.now(UTC)) - since if since and run.status == "running" else None
+    return run.active_s + (max(0.0, current.total_seconds()) if current else 0.0)
 
 
 def eta_seconds(run: Run) -> float | None:

@@ -26,6 +26,7 @@ JSON_PREFIXES = ("/api/", "/healthz", "/static/")
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.globals["events"] = EVENTS
+templates.env.globals["event_run_changed"] = EVENT_RUN_CHANGED  # `events` is rows in some
 templates.env.globals["active_statuses"] = ACTIVE_STATUSES
 templates.env.filters["duration"] = format_duration
 templates.env.globals["metric_series"] = series.public_list  # a function: series declared later count too

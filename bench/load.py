@@ -21,7 +21,7 @@ uses one thread per core in the web process and in the worker); --torch-threads 
 
     .venv/bin/python -m bench.load [--clients 20] [--followers 5] [--n 16] [--duration 60] [--alone 45]
         [--images DIR] [--count 256] [--torch-threads N] [--generate-concurrency N]
-        [--generate-priority idle|low|normal] [--keep DIR]
+        [--generate-priority shared|idle|low|normal] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--torch-threads", type=int, help="OMP_NUM_THREADS of the stack (default: inherited)")
     parser.add_argument("--generate-concurrency", type=int, help="POKEGAN_GENERATE_CONCURRENCY for the web")
     parser.add_argument(
-        "--generate-priority", choices=("idle", "low", "normal"), help="POKEGAN_GENERATE_PRIORITY for the web"
+        "--generate-priority",
+        choices=("shared", "idle", "low", "normal"),
+        help="POKEGAN_GENERATE_PRIORITY for the web",
     )
     parser.add_argument("--keep", type=Path, help="put the stack's data dir (serve.log) here and keep it")
     return parser.parse_args()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy.orm import Session
 
 from core.db.tables import Run, utcnow
@@ -39,6 +41,7 @@ def transition(session: Session, run: Run, new: str, *, error: str | None = None
     """Move `run` to `new`, stamping times; the caller commits. Raises InvalidTransition when not allowed."""
     if not can_transition(run.status, new):
         raise InvalidTransition(f"run {run.id} is {run.status}; it cannot become {new}")
+    _count_running_time(run, new)
     run.status = new
     if new == QUEUED:
         run.error = None
@@ -53,3 +56,20 @@ def transition(session: Session, run: Run, new: str, *, error: str | None = None
             run.error = error
     session.add(run)
     return run
+
+
+def _count_running_time(run: Run, new: str) -> None:
+    """Open a running spell on entering RUNNING, add it to active_s on leaving it. An interrupted run (its
+    worker lost) stopped at its last heartbeat, not when the loss was noticed."""
+    now = utcnow()
+    if new == RUNNING and run.status != RUNNING:
+        run.running_since = now
+    elif run.status == RUNNING and new != RUNNING and run.running_since is not None:
+        end = _utc(run.heartbeat_at) if new == INTERRUPTED and run.heartbeat_at else now
+        run.active_s = (run.active_s or 0.0) + max(0.0, (end - _utc(run.running_since)).total_seconds())
+        run.running_since = None
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -27,11 +27,19 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(512, ge=1)
     generate_max_n: int = Field(256, ge=1)
     generate_concurrency: int = Field(2, ge=1, description="Concurrent /generate calls before 429")
-    generate_priority: Literal["idle", "low", "normal"] = Field(
-        "idle",
-        description="CPU priority of /generate (Linux): idle = only the CPU time training and the web app "
-        "leave (training beside it keeps its speed), low = nice 19, normal = as the web app",
+    generate_priority: Literal["shared", "idle", "low", "normal"] = Field(
+        "shared",
+        description="CPU priority of /generate (Linux): shared = normal priority, one call at a time, and a "
+        "call waits while generation used more than generate_share of a core over generate_share_window_s; "
+        "idle = only the CPU time training and the web app leave; low = nice 19; normal = as the web app",
     )
+    generate_share: float = Field(
+        0.15, gt=0, le=1, description="Share of one core's CPU time /generate may take (shared)"
+    )
+    generate_share_window_s: float = Field(
+        10.0, gt=0, description="Seconds over which generate_share is measured"
+    )
+    generate_torch_threads: int = Field(1, ge=1, description="torch threads per /generate call")
     generator_cache_size: int = Field(4, ge=1, description="Generators kept loaded (LRU by checkpoint)")
     metrics_cache_runs: int = Field(8, ge=0, description="Runs whose metric rows the web app keeps in memory")
     metrics_cache_mb: int = Field(64, ge=0, description="Memory for those runs' metric rows (8 rows = 512 B)")

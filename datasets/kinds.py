@@ -72,15 +72,28 @@ def detect_kind(path: Path) -> SourceKind:
     if sniff_image_format(head) is not None:
         return SourceKind.IMAGE
     text = _as_text(head)
+    if text is not None and "image_url" in _csv_header(text):
+        return SourceKind.CSV
+    claimed = _claimed_archive(path.name)
+    if claimed is not None:  # the name is only used to say what the user meant it to be
+        what = "plain text" if text is not None else "bytes of no known archive or image format"
+        raise UnsupportedSource(f"{path.name} is not a valid {claimed} archive: it holds {what}.")
     if text is not None:
-        if "image_url" in _csv_header(text):
-            return SourceKind.CSV
         raise UnsupportedSource(
             f"{path.name} is a text file but not a CSV with an image_url column in its header row."
         )
     raise UnsupportedSource(
         f"{path.name} is not a zip or tar archive, a CSV of image URLs, or a PNG/JPEG/GIF/WebP/BMP/SVG image."
     )
+
+
+def _claimed_archive(name: str) -> str | None:
+    """ "zip", "tar" or "tar.gz" when the file name says it is one; None otherwise."""
+    lower = name.lower()
+    for suffixes, kind in (((".zip",), "zip"), ((".tar.gz", ".tgz", ".gz"), "tar.gz"), ((".tar",), "tar")):
+        if lower.endswith(suffixes):
+            return kind
+    return None
 
 
 def _csv_header(text: str) -> list[str]:

@@ -27,6 +27,7 @@ from datasets.ingest import ingest_folder, ingest_upload
 from datasets.kinds import SourceKind, detect_kind
 from datasets.layout import CSV_SOURCE_NAME, PREVIEW_FILE, THUMBNAIL_PX, DatasetPaths, list_raw_images
 from datasets.limits import DatasetLimits, dataset_limits
+from datasets.natural import natural_key
 from datasets.report import IngestReport
 from datasets.streams import stream_to_disk
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from datasets.prepare import PreparedDataset
 
 PREVIEW_COUNT = 64  # thumbnails listed on the dataset page
+NAME_MAX = 200  # datasets.name is a String(200)
 PREVIEW_GRID_COUNT = 32  # images in the preview.png grid
 KIND_NAMES = {SourceKind.IMAGE: "images", SourceKind.TAR_GZ: "tar"}
 
@@ -264,7 +266,7 @@ def thumbnail_names(settings: Settings, dataset: Dataset, *, limit: int = PREVIE
     if not paths.thumbs.is_dir():
         return []
     names = (p.name for p in paths.thumbs.iterdir() if p.suffix == ".png" and not p.name.startswith("."))
-    return sorted(names)[:limit]
+    return sorted(names, key=natural_key)[:limit]
 
 
 def thumbnail_file(settings: Settings, dataset: Dataset, name: str) -> Path:
@@ -272,6 +274,11 @@ def thumbnail_file(settings: Settings, dataset: Dataset, name: str) -> Path:
     if name not in thumbnail_names(settings, dataset, limit=1_000_000):
         raise NotFoundError(f"dataset {dataset.id} has no thumbnail {name!r}")
     return DatasetPaths(settings.dataset_dir(dataset.id)).thumbs / name
+
+
+def runs_using(session: Session, *, dataset_id: int) -> list[Run]:
+    """The runs trained on a dataset, newest first."""
+    return list(session.scalars(select(Run).where(Run.dataset_id == dataset_id).order_by(Run.id.desc())))
 
 
 def delete_dataset(session: Session, *, settings: Settings, dataset_id: int) -> None:
@@ -308,6 +315,22 @@ def preview_png(settings: Settings, dataset: Dataset) -> bytes | None:
 
 
 SIZE_FIELDS = ("height", "width")  # each run's config decides the size
+
+
+def rename_dataset(session: Session, *, dataset_id: int, name: str) -> Dataset:
+    """Give a dataset a new name (runs refer to it by id, so they follow)."""
+    dataset = get_dataset(session, dataset_id=dataset_id)
+    dataset.name = checked_name(name)
+    session.commit()
+    return dataset
+
+
+def checked_name(name: str) -> str:
+    """The name stripped; InvalidInputError when it is empty or too long."""
+    name = _dataset_name(name)
+    if len(name) > NAME_MAX:
+        raise InvalidInputError(f"a dataset name has at most {NAME_MAX} characters", loc=("body", "name"))
+    return name
 
 
 def update_prepare(session: Session, *, dataset_id: int, prepare: dict[str, Any]) -> Dataset:

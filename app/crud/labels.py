@@ -125,8 +125,11 @@ def csv_columns(settings: Settings, dataset: Dataset) -> list[str]:
 
 def with_label_names(dataset: Dataset, preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
     """The config overrides of a new run, with label_names set from the dataset when the run is
-    conditional; InvalidInputError (422) when it is and the dataset has fewer than two labels."""
-    if "label_names" in overrides:
+    conditional; InvalidInputError (422) when it is and the dataset has fewer than two labels. Given
+    label_names (a listed preset's full config, a clone) must be empty or the dataset's own."""
+    overrides = dict(overrides)
+    given = overrides.pop("label_names", None)
+    if given and list(given) != sorted(label_counts(dataset)):
         raise InvalidInputError(
             "label_names are set from the dataset's labels; leave them out",
             loc=("body", "config", "label_names"),

@@ -11,7 +11,7 @@ from app.crud import datasets
 from app.crud import labels as label_crud
 from app.crud.datasets import Upload
 from app.deps import SessionDep, SettingsDep
-from app.errors import NotFoundError
+from app.errors import InvalidInputError, NotFoundError
 from app.schemas.datasets import DatasetFolderCreate, DatasetLabelsUpdate, DatasetPrepareUpdate, DatasetPublic
 from core.db.tables import Dataset
 from core.settings import Settings
@@ -85,8 +85,17 @@ def preview(dataset_id: int, session: SessionDep, settings: SettingsDep) -> Resp
 def update_dataset(
     dataset_id: int, body: DatasetPrepareUpdate, session: SessionDep, settings: SettingsDep
 ) -> DatasetPublic:
-    """Set how the images are prepared for training (fit, background, trimming, dedup, augmentation)."""
-    dataset = datasets.update_prepare(session, dataset_id=dataset_id, prepare=body.prepare)
+    """Rename the dataset (`name`) and/or set how its images are prepared for training (`prepare`: fit,
+    background, trimming, dedup, augmentation)."""
+    if body.name is None and body.prepare is None:
+        raise InvalidInputError("give a new name or prepare options (or both)", loc=("body",))
+    dataset = datasets.get_dataset(session, dataset_id=dataset_id)
+    if body.name is not None:
+        datasets.checked_name(body.name)  # refuse before anything changes
+    if body.prepare is not None:
+        dataset = datasets.update_prepare(session, dataset_id=dataset_id, prepare=body.prepare)
+    if body.name is not None:
+        dataset = datasets.rename_dataset(session, dataset_id=dataset_id, name=body.name)
     return dataset_public(settings, dataset)
 
 

@@ -19,7 +19,7 @@ from app.card_text import text_model
 from app.crud.artifacts import choose_checkpoint
 from app.deps import GenerationSlotsDep, GeneratorCacheDep, SessionDep, SettingsDep
 from app.errors import InvalidInputError
-from app.routes.generate import _loader, _run_limited
+from app.routes.generate import generator_loader, run_limited
 from app.schemas.cards import CardsJson, CardsRequest
 from app.schemas.generate import MAX_SEED
 from cards import TYPE_NAMES, Layout, LayoutError, MadeCard, TextModel, card_type, make_cards, sheet_pdf
@@ -66,7 +66,7 @@ async def cards(
     text_seed = body.text_seed if body.text_seed is not None else seed
     if max(seed, text_seed) + body.n - 1 > MAX_SEED:
         raise InvalidInputError(f"seed + n - 1 must be at most {MAX_SEED}", loc=("body", "seed"))
-    loader = _loader(cache, source.checkpoint_id, source.checkpoint_path, True)
+    loader = generator_loader(cache, source.checkpoint_id, source.checkpoint_path, True)
 
     def work() -> list[MadeCard]:
         arts = [Image.fromarray(a) for a in sampling.draw(loader(), n=body.n, seed=seed)]
@@ -81,7 +81,7 @@ async def cards(
             layout=layout,
         )
 
-    made = await _run_limited(slots, work)
+    made = await run_limited(slots, work)
     headers = {
         "X-Seed": str(seed),
         "X-Text-Seed": str(text_seed),

@@ -20,7 +20,13 @@ from app.deps import GenerationSlotsDep, GeneratorCacheDep, SessionDep, Settings
 from app.errors import BusyError, InvalidInputError
 from app.generator_cache import GenerationSlots, GeneratorCache
 from app.label_sampling import resolve_labels
-from app.schemas.generate import MAX_SEED, GenerateJson, GenerateRequest, InterpolateRequest
+from app.schemas.generate import (
+    MAX_SEED,
+    GenerateJson,
+    GenerateRequest,
+    GenerationState,
+    InterpolateRequest,
+)
 from core.db.tables import Checkpoint
 
 router = APIRouter(tags=["generate"])
@@ -50,16 +56,22 @@ async def generate(
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
     names, counts = await run_in_threadpool(run_labels, session, body.run_id)
     classes = resolve_labels(names, counts, label=body.label, labels=body.labels, n=body.n, seed=seed)
-    loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
-    images = await _run_limited(slots, lambda: sampling.draw(loader(), n=body.n, seed=seed, labels=classes))
-    headers = {"X-Seed": str(seed), "X-Checkpoint-Id": str(checkpoint.id)}
+    loader = generator_loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
+    images = await run_limited(slots, lambda: sampling.draw(loader(), n=body.n, seed=seed, labels=classes))
+    headers = _checkpoint_headers(checkpoint) | {"X-Seed": str(seed)}
     label_list = [names[c] for c in classes] if classes is not None else None
     if label_list is not None:
         headers["X-Labels"] = ",".join(quote(name) for name in label_list)
     if body.format == "json":
         encoded = await run_in_threadpool(sampling.png_base64_list, images)
         return JSONResponse(
-            {"seed": seed, "checkpoint_id": checkpoint.id, "images": encoded, "labels": label_list},
+            {
+                "seed": seed,
+                "checkpoint_id": checkpoint.id,
+                "epoch": checkpoint.epoch,
+                "images": encoded,
+                "labels": label_list,
+            },
             headers=headers,
         )
     if body.format == "zip":
@@ -83,8 +95,8 @@ async def interpolate(
     checkpoint = await _checkpoint(session, body.run_id, body.checkpoint_id)
     names, counts = await run_in_threadpool(run_labels, session, body.run_id)
     classes = resolve_labels(names, counts, label=body.label, labels=None, n=1, seed=body.seed_a)
-    loader = _loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
-    images = await _run_limited(
+    loader = generator_loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
+    images = await run_limited(
         slots,
         lambda: sampling.draw_interpolation(
             loader(),
@@ -94,7 +106,7 @@ async def interpolate(
             label=classes[0] if classes is not None else None,
         ),
     )
-    headers = {"X-Checkpoint-Id": str(checkpoint.id)}
+    headers = _checkpoint_headers(checkpoint)
     if body.format == "gif":
         return Response(
             await run_in_threadpool(sampling.gif_bytes, images), media_type="image/gif", headers=headers
@@ -105,19 +117,31 @@ async def interpolate(
     return Response(strip, media_type="image/png", headers=headers)
 
 
+@router.get("/generate/state", response_model=GenerationState)
+def generation_state(slots: GenerationSlotsDep) -> dict[str, Any]:
+    """Calls queued and running, and whether generation is over its CPU share (then it waits for training)."""
+    return slots.state()
+
+
+def _checkpoint_headers(checkpoint: Checkpoint) -> dict[str, str]:
+    return {"X-Checkpoint-Id": str(checkpoint.id), "X-Checkpoint-Epoch": str(checkpoint.epoch)}
+
+
 async def _checkpoint(session: Session, run_id: int, checkpoint_id: int | None) -> Checkpoint:
     """choose_checkpoint in a thread: under load, waiting for a pooled DB connection on the event loop would
     stall every request, including those that would give a connection back, until the pool timeout."""
     return await run_in_threadpool(choose_checkpoint, session, run_id=run_id, checkpoint_id=checkpoint_id)
 
 
-def _loader(cache: GeneratorCache, checkpoint_id: int, path: str, use_ema: bool) -> Callable[[], Any]:
+def generator_loader(
+    cache: GeneratorCache, checkpoint_id: int, path: str, use_ema: bool
+) -> Callable[[], Any]:
     return lambda: cache.get(
         (checkpoint_id, use_ema), lambda: sampling.load_generator_file(Path(path), use_ema=use_ema)
     )
 
 
-async def _run_limited(slots: GenerationSlots, work: Callable[[], T]) -> T:
+async def run_limited(slots: GenerationSlots, work: Callable[[], T]) -> T:
     """Run `work` on a generation thread if a slot is free; 429 with Retry-After when all are busy."""
     if not slots.try_acquire():
         raise BusyError(

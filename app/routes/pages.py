@@ -13,6 +13,7 @@ from app.crud.labels import run_labels
 from app.deps import SessionDep
 from app.schemas.runs import run_public
 from app.templating import render
+from core.db.tables import Run
 from core.run_status import ACTIVE
 
 router = APIRouter(include_in_schema=False)
@@ -48,17 +49,17 @@ def generate_page(request: Request, session: SessionDep, run_id: int | None = No
     choices = [r for r in runs.list_runs(session) if r.id in with_checkpoints]
     if run_id is None and choices:
         run_id = choices[0].id
-    context = {"nav": "generate", "runs": choices, "run_id": run_id, **_checkpoint_context(session, run_id)}
+    context = {"nav": "generate", "runs": choices, "run_id": run_id, **checkpoint_context(session, run_id)}
     return render(request, "pages/generate.html", None, context)
 
 
 @router.get("/generate/checkpoints", response_class=HTMLResponse)
 def checkpoint_options(request: Request, session: SessionDep, run_id: int) -> HTMLResponse:
     """The checkpoint <select> for one run (swapped in when the run choice changes)."""
-    return render(request, "partials/checkpoint_select.html", None, _checkpoint_context(session, run_id))
+    return render(request, "partials/checkpoint_select.html", None, checkpoint_context(session, run_id))
 
 
-def _checkpoint_context(session: Session, run_id: int | None) -> dict[str, Any]:
+def checkpoint_context(session: Session, run_id: int | None) -> dict[str, Any]:
     if run_id is None:
         return {"checkpoints": [], "default_checkpoint_id": None, "label_names": []}
     run = runs.get_run(session, run_id=run_id)
@@ -79,7 +80,8 @@ def compare_page(
     """Two or more runs side by side: hyperparameters (differences highlighted), curves, grids."""
     chosen = [runs.get_run(session, run_id=run_id) for run_id in (run or [])]
     keys = sorted({key for r in chosen for key in r.config})
-    rows = [{"key": key, "values": [r.config.get(key) for r in chosen]} for key in keys]
+    rows = _dataset_and_preset_rows(session, chosen)
+    rows += [{"key": key, "values": [r.config.get(key) for r in chosen]} for key in keys]
     for row in rows:
         row["differs"] = len({repr(v) for v in row["values"]}) > 1
     grids = {r.id: [g.epoch for g in artifacts.list_grids(session, run_id=r.id)] for r in chosen}
@@ -92,3 +94,12 @@ def compare_page(
         "common_epochs": common,
     }
     return render(request, "pages/compare.html", None, context)
+
+
+def _dataset_and_preset_rows(session: Session, chosen: list[Run]) -> list[dict[str, Any]]:
+    """What each run trained on and started from: often the real difference between two runs."""
+    names = {d.id: f"#{d.id} {d.name} ({d.image_count} images)" for d in datasets.list_datasets(session)}
+    return [
+        {"key": "dataset", "values": [names.get(r.dataset_id, "a deleted dataset") for r in chosen]},
+        {"key": "preset", "values": [r.preset or "custom" for r in chosen]},
+    ]

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from app.crud import artifacts, runs
 from app.deps import SessionDep
-from app.routes.pages import _checkpoint_context
+from app.routes.pages import checkpoint_context
 from app.templating import render
 from cards import TYPE_NAMES
 
@@ -26,6 +26,6 @@ def cards_page(request: Request, session: SessionDep, run_id: int | None = None)
         "runs": choices,
         "run_id": run_id,
         "types": TYPE_NAMES,
-        **_checkpoint_context(session, run_id),
+        **checkpoint_context(session, run_id),
     }
     return render(request, "pages/cards.html", None, context)

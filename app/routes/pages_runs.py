@@ -17,6 +17,7 @@ from app.crud import artifacts, datasets, metrics, runs
 from app.crud.runs import ConfigError
 from app.deps import GeneratorCacheDep, MetricsCacheDep, SessionDep, SettingsDep
 from app.errors import AppError, InvalidInputError
+from app.form_errors import form_errors
 from app.run_report import c2st_curve
 from app.schemas.runs import RunCreate, RunPublic, run_public
 from app.templating import EVENT_RUN_CHANGED, is_htmx, render
@@ -27,6 +28,7 @@ from models.config import TrainConfig
 from models.presets import list_presets
 
 router = APIRouter(include_in_schema=False)
+DEFAULT_PRESET = "recommended"
 
 
 # ---- new-run form ----
@@ -39,10 +41,15 @@ def new_run_page(
     dataset_id: int | None = None,
     preset: str | None = None,
     clone: int | None = None,
+    name: str = "",
+    suggested_name: str = "",
 ) -> HTMLResponse:
-    """The new-run form; `clone=<run id>` prefills it from that run, `preset` from a preset."""
+    """The new-run form; `clone=<run id>` prefills it from that run, `preset` from a preset. `name` and
+    `suggested_name` come back when the preset changes: a suggested name follows the dataset and preset."""
     values: dict[str, Any] = {}
-    name, policy = "", "warn"
+    policy = "warn"
+    if preset is None and clone is None:
+        preset = DEFAULT_PRESET  # the docs' advice; "custom (defaults)" is an explicit preset=""
     if clone is not None:
         source = runs.get_run(session, run_id=clone)
         values, preset, dataset_id, name = (
@@ -52,9 +59,14 @@ def new_run_page(
             f"{source.name} (copy)",
         )
         policy = source.policy
+        suggested_name = name
+    elif name and name == suggested_name:
+        dataset = datasets.find_dataset(session, dataset_id=dataset_id) if dataset_id else None
+        name = suggested_name = f"{dataset.name} · {preset or 'custom'}" if dataset else name
     context = _form_context(
         session, dataset_id=dataset_id, preset=preset, values=values, name=name, policy=policy
     )
+    context["suggested_name"] = suggested_name
     return render(request, "pages/new_run.html", "partials/run_form.html", context)
 
 
@@ -81,8 +93,7 @@ async def create_run_from_form(request: Request, session: SessionDep, settings: 
         errors = {str(e["loc"][-1]): e["msg"] for e in exc.errors(include_url=False)}
         return _form_error(request, session, fields, overrides, errors, None)
     except ConfigError as exc:
-        errors = {str(e["loc"][-1]): e["msg"] for e in exc.errors if len(e["loc"]) > 2}
-        general = [e["msg"] for e in exc.errors if len(e["loc"]) <= 2]
+        errors, general = form_errors(exc.errors, overrides)
         return _form_error(request, session, fields, overrides, errors, " ".join(general) or None)
     except InvalidInputError as exc:
         field = str(exc.loc[-1]) if exc.loc else ""
@@ -104,7 +115,7 @@ def estimate(request: Request, session: SessionDep) -> HTMLResponse:
         dataset_id=dataset_id,
         arch=params.get("arch") or "dcgan64",
         image_size=_int_or_none(params.get("image_size")) or 64,
-        epochs=_int_or_none(params.get("epochs")) or 1,
+        epochs=_int_or_none(params.get("epochs")),
     )
     return render(request, "partials/estimate.html", None, context)
 
@@ -129,6 +140,7 @@ def _form_error(
         errors=errors,
         message=message,
     )
+    context["suggested_name"] = fields.get("suggested_name", "")
     return render(request, "pages/new_run.html", "partials/run_form.html", context, status_code=status_code)
 
 
@@ -168,13 +180,13 @@ def _form_context(
             dataset_id=dataset_id,
             arch=str(shown.get("arch", "dcgan64")),
             image_size=_int_or_none(str(shown.get("image_size"))) or 64,
-            epochs=_int_or_none(str(shown.get("epochs"))) or 1,
+            epochs=_int_or_none(str(shown.get("epochs"))),
         ),
     }
 
 
 def _estimate_context(
-    session: Session, *, dataset_id: int | None, arch: str, image_size: int, epochs: int
+    session: Session, *, dataset_id: int | None, arch: str, image_size: int, epochs: int | None
 ) -> dict:
     dataset = datasets.find_dataset(session, dataset_id=dataset_id) if dataset_id else None
     speed = runs.typical_images_per_s(session, arch=arch, image_size=image_size)
@@ -185,7 +197,8 @@ def _estimate_context(
             "images": images,
             "images_per_s": speed,
             "per_epoch_s": per_epoch,
-            "total_s": per_epoch * epochs if per_epoch else None,
+            "total_s": per_epoch * epochs if per_epoch and epochs and epochs > 0 else None,
+            "epochs": epochs,
         }
     }
 

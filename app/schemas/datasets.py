@@ -48,12 +48,14 @@ class DatasetFolderCreate(DatasetBase):
 
 
 class DatasetPrepareUpdate(BaseModel):
-    """How the worker turns the raw images into training tensors (the size comes from each run's config)."""
+    """A new name, and/or how the worker turns the raw images into training tensors (the size comes from
+    each run's config)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    prepare: dict[str, Any] = Field(
-        ...,
+    name: str | None = Field(None, description="A new name for the dataset")
+    prepare: dict[str, Any] | None = Field(
+        None,
         description="PrepareOptions fields except height/width: fit, background, trim_borders, "
         "trim_tolerance, dedup, near_threshold, augment_factor, seed",
     )

@@ -33,6 +33,7 @@ class GenerateRequest(BaseModel):
 class GenerateJson(BaseModel):
     seed: int
     checkpoint_id: int
+    epoch: int = Field(..., description="the epoch the checkpoint was saved after")
     images: list[str] = Field(..., description="base64-encoded PNGs")
     labels: list[str] | None = Field(None, description="Each image's label (conditional runs)")
 
@@ -49,4 +50,16 @@ class InterpolateRequest(BaseModel):
     use_ema: bool = True
     label: str | None = Field(
         None, max_length=100, description="Conditional runs: the label kept along the strip (default: drawn)"
+    )
+
+
+class GenerationState(BaseModel):
+    """What /generate is doing now, for a caller that waits (the Generate page shows it)."""
+
+    waiting: int = Field(..., description="calls accepted and queued for a generation thread")
+    running: int = Field(..., description="calls computing now")
+    limit: int = Field(..., description="calls accepted at once; more get 429 with Retry-After")
+    policy: str = Field(..., description="POKEGAN_GENERATE_PRIORITY")
+    throttled: bool = Field(
+        ..., description="generation used its CPU share: new calls run at idle priority (training first)"
     )

@@ -79,6 +79,10 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # seconds spent running in earlier spells (a resume starts a new one) and when the current spell began;
+    # elapsed time is their sum, without the time the run sat queued, cancelled or interrupted
+    active_s: Mapped[float | None] = mapped_column(Float, default=0.0)
+    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     dataset: Mapped[Dataset] = relationship(back_populates="runs")
     checkpoints: Mapped[list[Checkpoint]] = relationship(

@@ -30,21 +30,66 @@
     return body;
   }
 
-  async function post(url, body) {
-    const response = await fetch(url, {
+  const statusLine = document.getElementById("generate-status");
+  const MAX_BUSY_RETRIES = 30;
+  function showStatus(text) { statusLine.textContent = text || ""; statusLine.hidden = !text; }
+
+  // While a call is out, what the server is doing (GET /generate/state), so a long wait is explained.
+  function describe(state) {
+    const busy = `${state.running} generating, ${state.waiting} queued`;
+    if (state.throttled && state.policy === "idle") return `Waiting for CPU: generation only gets what training leaves (${busy})…`;
+    if (state.throttled) return `Waiting for CPU: generation has used its share of the processor for the moment, so a training run keeps its speed; yours starts within seconds (${busy})…`;
+    if (state.waiting > 0) return `Waiting for CPU: ${busy}…`;
+    return "Generating…";
+  }
+  function watchServer() {
+    let timer = null;
+    let stopped = false;
+    const tick = async () => {
+      try {
+        const r = await fetch("/generate/state", { headers: { Accept: "application/json" } });
+        if (r.ok && !stopped) showStatus(describe(await r.json()));
+      } catch (e) { /* the answer itself will tell */ }
+      if (!stopped) timer = setTimeout(tick, 700);
+    };
+    showStatus("Generating…");
+    timer = setTimeout(tick, 300);
+    return () => { stopped = true; clearTimeout(timer); showStatus(null); };
+  }
+
+  async function send(url, body) {
+    return fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken },
       body: JSON.stringify(body),
     });
-    if (!response.ok) {
-      let message = `${response.status} ${response.statusText}`;
-      try {
-        const detail = (await response.json()).detail;
-        message = Array.isArray(detail) ? detail.map((d) => `${d.loc.slice(-1)[0]}: ${d.msg}`).join("; ") : detail;
-      } catch (e) { /* not JSON */ }
-      throw new Error(message);
+  }
+
+  // A 429 means every generation slot is taken: wait as told (Retry-After) and ask again, saying so.
+  async function post(url, body) {
+    let stop = watchServer();
+    try {
+      let response = await send(url, body);
+      for (let tries = 1; response.status === 429 && tries <= MAX_BUSY_RETRIES; tries++) {
+        const wait = Number(response.headers.get("Retry-After") || 2);
+        stop();
+        showStatus(`Waiting for CPU: the server is busy with other generations; asking again in ${wait} s…`);
+        await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+        stop = watchServer();
+        response = await send(url, body);
+      }
+      if (!response.ok) {
+        let message = `${response.status} ${response.statusText}`;
+        try {
+          const detail = (await response.json()).detail;
+          message = Array.isArray(detail) ? detail.map((d) => `${d.loc.slice(-1)[0]}: ${d.msg}`).join("; ") : detail;
+        } catch (e) { /* not JSON */ }
+        throw new Error(message);
+      }
+      return response;
+    } finally {
+      stop();
     }
-    return response;
   }
 
   function showError(err) { errorBox.textContent = err ? err.message : ""; errorBox.hidden = !err; }
@@ -76,7 +121,7 @@
       result.appendChild(img);
       const labels = response.headers.get("X-Labels");
       const shown = labels ? ` · labels ${[...new Set(labels.split(",").map(decodeURIComponent))].join(", ")}` : "";
-      meta.textContent = `seed ${seed} · checkpoint ${response.headers.get("X-Checkpoint-Id")}${shown}`;
+      meta.textContent = `seed ${seed} · epoch ${response.headers.get("X-Checkpoint-Epoch")}${shown}`;
       form.querySelector("[name=seed]").placeholder = `random (last: ${seed})`;
       downloadPng.href = url;
       downloadPng.download = `run${body.run_id}-seed${seed}.png`;

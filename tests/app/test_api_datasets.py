@@ -57,7 +57,7 @@ def test_non_archive_is_refused_without_leftovers(
 ) -> None:
     response = upload(client, b"\x00\x01 definitely not an archive", filename="x.zip")
     assert response.status_code == 422
-    assert "not a zip or tar archive" in response.json()["detail"][0]["msg"]
+    assert "x.zip is not a valid zip archive" in response.json()["detail"][0]["msg"]
     assert dataset_rows(session) == 0
     assert leftovers(settings) == []
 

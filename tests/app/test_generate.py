@@ -76,6 +76,7 @@ def test_json_format_returns_base64_pngs(client: TestClient, run_with_checkpoint
     assert response.status_code == 200
     body = response.json()
     assert body["seed"] == 5 and body["checkpoint_id"] == first.id
+    assert body["epoch"] == first.epoch == int(response.headers["x-checkpoint-epoch"])
     assert len(body["images"]) == 3
     tile = Image.open(io.BytesIO(base64.b64decode(body["images"][0])))
     assert tile.size == (16, 16)
@@ -152,9 +153,9 @@ def test_generation_threads_run_at_the_priority_asked_and_nothing_else_does() ->
         return os.sched_getscheduler(thread), os.getpriority(os.PRIO_PROCESS, thread)
 
     web = policy_and_nice()
-    idle = asyncio.run(GenerationSlots(1, priority="idle").run(policy_and_nice))
-    low = asyncio.run(GenerationSlots(1, priority="low").run(policy_and_nice))
-    normal = asyncio.run(GenerationSlots(1, priority="normal").run(policy_and_nice))
+    idle = asyncio.run(GenerationSlots(1, policy="idle").run(policy_and_nice))
+    low = asyncio.run(GenerationSlots(1, policy="low").run(policy_and_nice))
+    normal = asyncio.run(GenerationSlots(1, policy="normal").run(policy_and_nice))
     assert idle[0] == os.SCHED_IDLE
     assert low == (web[0], 19)
     assert normal == web

@@ -47,7 +47,7 @@ def test_upload_form_shows_result_or_refusal_inline(client: TestClient) -> None:
         "/datasets", data={"name": "bad"}, files={"file": ("a.zip", b"\x00\x01nope")}, headers=HX
     )
     assert refused.status_code == 422
-    assert 'id="upload-error"' in refused.text and "a.zip is not a zip or tar archive" in refused.text
+    assert 'id="upload-error"' in refused.text and "a.zip is not a valid zip archive" in refused.text
     listing = client.get("/datasets")
     assert "zip one" in listing.text and "bad" not in listing.text
 

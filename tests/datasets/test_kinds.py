@@ -45,8 +45,12 @@ def test_csv_needs_an_image_url_header(tmp_path: Path) -> None:
 
 
 def test_unknown_content_is_refused_with_a_sentence(tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedSource, match="not a zip or tar"):
+    with pytest.raises(UnsupportedSource, match="fake.zip is not a valid zip archive: it holds bytes of no"):
         detect_kind(write(tmp_path / "fake.zip", bytes(range(256)) * 4))
+    with pytest.raises(UnsupportedSource, match="notes.zip is not a valid zip archive: it holds plain text"):
+        detect_kind(write(tmp_path / "notes.zip", b"a text file renamed to .zip\n"))
+    with pytest.raises(UnsupportedSource, match="not a zip or tar archive, a CSV"):
+        detect_kind(write(tmp_path / "fake.bin", bytes(range(256)) * 4))
     with pytest.raises(UnsupportedSource, match="gzip-compressed but not a tar"):
         detect_kind(write(tmp_path / "x.tar.gz", gzip.compress(b"just text, no tar header" * 40)))
 
