@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
+from preset_speed import session_and_batch, timed_block  # bench/ is on sys.path when run as a script
 
 from models.device import cpu_flags, cpu_has_native_bf16
-from models.presets import apply_preset
 from models.steps import train_step
-from models.training_state import TrainingState, build_training_state
 
 PRECISIONS = ("off", "bf16")
 
@@ -34,23 +32,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def session_and_batch(preset: str, amp: str) -> tuple[TrainingState, torch.Tensor]:
-    config = apply_preset(preset, {"device": "cpu", "amp": amp, "channels_last": True})
-    session = build_training_state(config, torch.device("cpu"), iters_per_epoch=1000)
-    shape = (config.batch_size, 3, config.height, config.width)
-    generator = torch.Generator().manual_seed(0)
-    real = session.to_images(torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator))
-    return session, real
-
-
-def timed_block(session: TrainingState, real: torch.Tensor, seconds: float) -> tuple[int, float]:
-    started, steps = time.perf_counter(), 0
-    while steps == 0 or time.perf_counter() - started < seconds:
-        train_step(session, real, collect_grads=False)
-        steps += 1
-    return steps * real.size(0), time.perf_counter() - started
-
-
 def main() -> None:
     args = parse_args()
     flags = sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "amx_tile", "avx512f"})
@@ -59,7 +40,11 @@ def main() -> None:
         print("this CPU has no native bf16 (avx512_bf16/amx_bf16): bf16 autocast is emulated; nothing to do")
         return
     torch.set_num_threads(args.threads)
-    runs = {(p, amp): session_and_batch(p, amp) for p in args.presets for amp in PRECISIONS}
+    runs = {
+        (p, amp): session_and_batch(p, amp=amp, channels_last=True)
+        for p in args.presets
+        for amp in PRECISIONS
+    }
     for session, real in runs.values():  # warm-up: the first steps allocate and pick kernels
         for _ in range(2):
             train_step(session, real, collect_grads=False)

@@ -28,8 +28,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def session_and_batch(name: str) -> tuple[TrainingState, torch.Tensor]:
-    config = apply_preset(name, {"device": "cpu"})
+def session_and_batch(name: str, **overrides: object) -> tuple[TrainingState, torch.Tensor]:
+    """A training state for preset `name` on the CPU (with config overrides) and one random real batch."""
+    config = apply_preset(name, {"device": "cpu", **overrides})
     session = build_training_state(config, torch.device("cpu"), iters_per_epoch=1000)
     generator = torch.Generator().manual_seed(0)
     shape = (config.batch_size, 3, config.height, config.width)

@@ -17,6 +17,8 @@ from app.main import create_app
 from core.settings import Settings
 from tests.backends import backend_params, open_backend
 
+CHROMIUM = "/usr/bin/chromium"
+
 
 @pytest.fixture(params=backend_params())
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
@@ -43,3 +45,17 @@ def session(client: TestClient, app: FastAPI) -> Iterator[Session]:
     """A session on the app's own database, for factories and for checking rows."""
     with app.state.sessionmaker() as db_session:
         yield db_session
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright: one per test module."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield instance
+        instance.close()

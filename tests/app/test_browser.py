@@ -22,7 +22,6 @@ http = httpx.Client(timeout=60.0)
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
 LOCKED_TOKEN = "browser-test-token"
 TINY_FORM = {
     "arch": "dcgan", "image_size": "16", "nz": "8", "ngf": "4", "ndf": "4", "batch_size": "4",
@@ -58,18 +57,6 @@ def fill_tiny_form(page) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with live_stack(tmp_path_factory.mktemp("live")) as stack:
         yield stack.base_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield instance
-        instance.close()
 
 
 def test_upload_train_watch_cancel_and_generate(server: str, browser, tmp_path: Path) -> None:

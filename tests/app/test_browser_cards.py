@@ -15,7 +15,6 @@ from models.sink import ListSink
 from models.store import RunDirStore
 from models.train import train
 from tests.app.factories import TINY_CONFIG, add_checkpoint_row, make_dataset, make_run
-from tests.app.test_browser import CHROMIUM
 from tests.conftest import synthetic_images
 from tests.live import live_stack
 
@@ -36,18 +35,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             add_checkpoint_row(session, run, checkpoint, epoch=2, step=4)
         engine.dispose()
         yield stack.base_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield instance
-        instance.close()
 
 
 def seeds(page) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import CHROMIUM, TINY_FORM, http, shapes_zip
+from tests.app.test_browser import TINY_FORM, http, shapes_zip
 from tests.live import live_stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -23,18 +23,6 @@ DESKTOP = {"width": 1280, "height": 900}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with live_stack(tmp_path_factory.mktemp("live-ux")) as stack:
         yield stack.base_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")
