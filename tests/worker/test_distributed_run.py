@@ -1,4 +1,4 @@
-"""A world_size 2 run through a real `pokegan worker`: torchrun, two Gloo ranks, rank 0 writing."""
+"""A world_size 2 run through the API and a real `pokegan worker`: torchrun, two Gloo ranks, rank 0 writes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import signal
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.main import create_app
 from core.queue import enqueue_train
 from core.settings import Settings
-from tests.worker.factories import make_dataset, make_run
+from tests.worker.factories import TINY_CONFIG, make_dataset, make_run
 from tests.worker.helpers import (
     checkpoints,
     events,
@@ -44,10 +46,12 @@ def test_a_two_rank_run_completes_with_rank_zero_writing(
     settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
     dataset_id = make_dataset(session_factory, settings, n=32)
-    run_id = make_run(session_factory, dataset_id, epochs=2, batch_size=8, world_size=2)
     log_path = tmp_path / "worker.log"
-    with running_worker(settings, log_path):
-        enqueue_train(settings, run_id)
+    config = {**TINY_CONFIG, "epochs": 2, "batch_size": 8, "world_size": 2}
+    with running_worker(settings, log_path), TestClient(create_app(settings)) as client:
+        created = client.post("/api/runs", json={"dataset_id": dataset_id, "config": config})  # queues it
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
         wait_for(
             status_in(session_factory, run_id, "completed", "failed", "interrupted"),
             timeout=RUN_TIMEOUT_S,
