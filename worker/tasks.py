@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
 
 from core.queue import IMPORT_TASK, TRAIN_TASK
@@ -33,7 +35,10 @@ def register_tasks(celery: Celery, settings: Settings) -> WorkerContext:
 
 
 def _fit_torch_threads() -> None:
-    """Training threads: the cores the web process leaves (models.device.training_threads)."""
+    """Training threads: the cores the web process leaves (models.device.training_threads), unless the
+    operator pinned them with OMP_NUM_THREADS, which torch already follows (the tests' workers use 1)."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
     import torch
 
     from models.device import training_threads
