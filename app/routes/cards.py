@@ -30,11 +30,8 @@ router = APIRouter(tags=["cards"])
 
 CARD_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "content": {
-            "image/png": {},
-            "application/pdf": {},
-            "application/json": {"schema": CardsJson.model_json_schema()},
-        }
+        "model": CardsJson,  # FastAPI puts its schema (and the nested ones) under components
+        "content": {"image/png": {}, "application/pdf": {}},
     }
 }
 

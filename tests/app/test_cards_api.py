@@ -138,3 +138,9 @@ def test_cards_page_lists_runs_and_types(client: TestClient, run) -> None:
     assert page.status_code == 200
     assert 'id="cards-form"' in page.text and f'value="{run.id}"' in page.text
     assert '<option value="Lightning">' in page.text and 'href="/cards"' in page.text
+
+
+def test_the_openapi_schema_has_only_component_references(client: TestClient) -> None:
+    """A raw pydantic schema with its own $defs breaks ReDoc ("Invalid reference token: $defs")."""
+    text = client.get("/openapi.json").text
+    assert "$defs" not in text and '"CardPublic"' in text
