@@ -137,4 +137,4 @@ def test_the_api_takes_and_checks_the_policy(
     assert client.get(f"/api/runs/{run_id}").json()["policy"] == "stop"
     timeline = client.get(f"/runs/{run_id}/timeline", headers={"HX-Request": "true"}).text
     assert 'id="timeline"' in timeline and "policy <code>stop</code>" in timeline
-    assert 'hx-trigger="every 5s"' in timeline  # a queued run keeps polling
+    assert 'hx-trigger="every 5s, run-changed from:body"' in timeline  # a queued run keeps polling
