@@ -31,7 +31,7 @@ from core.run_status import FAILED, INTERRUPTED, RUNNING, transition
 from core.settings import Settings
 from models.config import TrainConfig
 from models.errors import TrainingError
-from worker.rank import PEER_LOST_EXIT, write_launch
+from worker.rank import PEER_LOST_EXIT, SIGTERM_LINE, write_launch
 from worker.recovery import process_is_gone
 from worker.training import ClaimedRun, worker_config
 
@@ -134,13 +134,16 @@ FOLLOW_ON_EXITS = {PEER_LOST_EXIT, -int(signal.SIGTERM)}  # stopped because anot
 
 def failed_rank(log_text: str) -> str:
     """Which rank failed and why, from torchrun's failure summary: the first that did not merely stop
-    because another rank had gone (torchrun's "root cause" is only the earliest by the second)."""
+    because another rank had gone (torchrun's "root cause" is only the earliest by the second): not one
+    that exited as a follow-on, nor one that logged torchrun's SIGTERM before it was killed."""
     summary = log_text[log_text.rfind("worker.rank FAILED") :]
     failures = FAILURE.findall(summary) if "worker.rank FAILED" in log_text else []
     if not failures:
         tail = log_text.strip().splitlines()[-1:] or ["no output"]
         return f"torchrun ended without naming a failed rank ({tail[0][:200]})"
-    cause = next((f for f in failures if int(f[1]) not in FOLLOW_ON_EXITS), failures[-1])
+    asked_to_stop = set(re.findall(rf"^{re.escape(SIGTERM_LINE)} (\d+)$", log_text, re.M))
+    follow_on = [f for f in failures if int(f[1]) in FOLLOW_ON_EXITS or f[0] in asked_to_stop]
+    cause = next((f for f in failures if f not in follow_on), failures[-1])
     rank, exitcode, why = cause
     if why.startswith("To enable traceback") or why.startswith("Traceback"):
         why = f"exit code {exitcode} (its traceback is in {RANKS_LOG})"

@@ -30,6 +30,7 @@ log = logging.getLogger("worker.rank")
 LAUNCH_FILE = "launch.json"  # the claimed run, written by the task for rank 0
 PR_SET_PDEATHSIG = 1
 PEER_LOST_EXIT = 75  # this rank stopped because another one went away
+SIGTERM_LINE = "pokegan: asked to stop (SIGTERM): rank"
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
@@ -48,8 +49,15 @@ def main(argv: list[str]) -> None:
     die_with_parent()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s rank %(message)s")
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     env = RankEnv.from_env()
+
+    def on_sigterm(*_: object) -> None:
+        # torchrun sends SIGTERM to the ranks still alive when one fails, and SIGKILL if they do not stop
+        # in time: this line tells the launching task that this rank did not fail first.
+        print(f"{SIGTERM_LINE} {env.rank}", flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     print(f"rank {env.rank} pid {os.getpid()} run {run_id}", flush=True)
     try:
         with process_group(env, rank_device(device, env.local_rank)) as parallel:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from models.config import TrainConfig
 from worker.distributed_launch import failed_rank, torchrun_command
+from worker.rank import SIGTERM_LINE
 
 SUMMARY = """worker.rank FAILED
 ------------------------------------------------------
@@ -56,3 +57,31 @@ def test_one_host_is_standalone_and_several_meet_at_the_rendezvous() -> None:
     assert " ".join(two[3:13]) == (
         "--nproc-per-node 4 --nnodes 2 --rdzv-backend c10d --rdzv-endpoint gpu1:29400 --rdzv-id pokegan-run-7"
     )
+
+
+BOTH_KILLED = """worker.rank FAILED
+------------------------------------------------------
+Failures:
+[1]:
+  time      : 2026-12-01_23:40:02
+  rank      : 0 (local_rank: 0)
+  exitcode  : -9 (pid: 11)  (SIGKILL)
+  error_file: <N/A>
+  traceback : Signal 9 (SIGKILL) received by PID 11
+------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  time      : 2026-12-01_23:40:02
+  rank      : 1 (local_rank: 1)
+  exitcode  : -9 (pid: 12)  (SIGKILL)
+  error_file: <N/A>
+  traceback : Signal 9 (SIGKILL) received by PID 12
+"""
+
+
+def test_a_rank_killed_after_torchruns_sigterm_is_not_the_one_that_failed() -> None:
+    """Both ranks end with SIGKILL when torchrun escalates on a SIGTERMed rank that did not stop in time; the
+    rank that logged torchrun's SIGTERM only stopped because the other one had failed."""
+    assert failed_rank(BOTH_KILLED).startswith("rank 0 failed: Signal 9")  # nothing tells them apart
+    log = f"rank 0 pid 11 run 1\nrank 1 pid 12 run 1\n{SIGTERM_LINE} 0\n{BOTH_KILLED}"
+    assert failed_rank(log) == "rank 1 failed: Signal 9 (SIGKILL) received by PID 12"
