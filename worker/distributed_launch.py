@@ -85,14 +85,16 @@ def run_distributed(
             start_new_session=True,
             preexec_fn=_term_with_parent,
         )
-    returncode = _wait(process, shutdown)
+    watch = RankWatch(log_path, claimed.run_id, config.world_size)
+    returncode = _wait(process, shutdown, watch)
     _kill_leftover_ranks(log_path, claimed.run_id)
     if returncode == 0:
         return _status(session_factory, claimed.run_id)
     if shutdown.is_set():
         reason = "the worker shut down; the run continues from its last checkpoint when a worker starts"
     else:
-        reason = f"{failed_rank(log_path.read_text(errors='replace'))}; it resumes from its last checkpoint"
+        named = failed_rank(log_path.read_text(errors="replace"), first_gone=watch.first_gone)
+        reason = f"{named}; it resumes from its last checkpoint"
     return _mark(session_factory, claimed.run_id, identity, INTERRUPTED, reason, event="rank_failed")
 
 
@@ -100,15 +102,37 @@ def _term_with_parent() -> None:
     _libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG: torchrun hears when the task dies
 
 
-def _wait(process: subprocess.Popen[bytes], shutdown: threading.Event) -> int:
+def _wait(process: subprocess.Popen[bytes], shutdown: threading.Event, watch: RankWatch) -> int:
     """Wait for torchrun; on warm shutdown pass SIGTERM to it (it stops its ranks at a checkpoint)."""
     signalled = False
     while process.poll() is None:
         if shutdown.is_set() and not signalled:
             signalled = True
             os.killpg(process.pid, signal.SIGTERM)
+        watch.check()
         time.sleep(POLL_S)
     return process.returncode
+
+
+class RankWatch:
+    """Which rank process went first. torchrun's summary cannot tell: it stamps failures to the second, and
+    a rank blocked in a collective when its peer dies is SIGKILLed too (its SIGTERM handler never runs)."""
+
+    def __init__(self, log_path: Path, run_id: int, world_size: int) -> None:
+        self.log_path, self.run_id, self.world_size = log_path, run_id, world_size
+        self.pids: dict[str, int] = {}
+        self.first_gone: str | None = None
+
+    def check(self) -> None:
+        if self.first_gone is not None:
+            return
+        if len(self.pids) < self.world_size and self.log_path.exists():
+            found = re.findall(
+                rf"^rank (\d+) pid (\d+) run {self.run_id}$", self.log_path.read_text(errors="replace"), re.M
+            )
+            self.pids = {rank: int(pid) for rank, pid in found}
+        if len(self.pids) == self.world_size:
+            self.first_gone = next((rank for rank, pid in self.pids.items() if process_is_gone(pid)), None)
 
 
 def rank_pids(log_text: str, run_id: int) -> list[int]:
@@ -132,7 +156,7 @@ FAILURE = re.compile(r"rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+).*?traceback\s*:
 FOLLOW_ON_EXITS = {PEER_LOST_EXIT, -int(signal.SIGTERM)}  # stopped because another rank failed
 
 
-def failed_rank(log_text: str) -> str:
+def failed_rank(log_text: str, *, first_gone: str | None = None) -> str:
     """Which rank failed and why, from torchrun's failure summary: the first that did not merely stop
     because another rank had gone (torchrun's "root cause" is only the earliest by the second): not one
     that exited as a follow-on, nor one that logged torchrun's SIGTERM before it was killed."""
@@ -143,7 +167,8 @@ def failed_rank(log_text: str) -> str:
         return f"torchrun ended without naming a failed rank ({tail[0][:200]})"
     asked_to_stop = set(re.findall(rf"^{re.escape(SIGTERM_LINE)} (\d+)$", log_text, re.M))
     follow_on = [f for f in failures if int(f[1]) in FOLLOW_ON_EXITS or f[0] in asked_to_stop]
-    cause = next((f for f in failures if f not in follow_on), failures[-1])
+    seen_first = [f for f in failures if f[0] == first_gone]  # the task watched it go before the others
+    cause = next(iter(seen_first), None) or next((f for f in failures if f not in follow_on), failures[-1])
     rank, exitcode, why = cause
     if why.startswith("To enable traceback") or why.startswith("Traceback"):
         why = f"exit code {exitcode} (its traceback is in {RANKS_LOG})"

@@ -85,3 +85,8 @@ def test_a_rank_killed_after_torchruns_sigterm_is_not_the_one_that_failed() -> N
     assert failed_rank(BOTH_KILLED).startswith("rank 0 failed: Signal 9")  # nothing tells them apart
     log = f"rank 0 pid 11 run 1\nrank 1 pid 12 run 1\n{SIGTERM_LINE} 0\n{BOTH_KILLED}"
     assert failed_rank(log) == "rank 1 failed: Signal 9 (SIGKILL) received by PID 12"
+
+
+def test_the_rank_the_task_saw_go_first_is_named_whatever_torchrun_says() -> None:
+    assert failed_rank(BOTH_KILLED, first_gone="1") == "rank 1 failed: Signal 9 (SIGKILL) received by PID 12"
+    assert failed_rank(BOTH_KILLED, first_gone="0").startswith("rank 0 failed")
