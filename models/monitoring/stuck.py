@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from models.monitoring.episode import Episode, json_number, transition_event
 from models.monitoring.settings import DetectorSettings
+from models.series import SEED_SERIES
 from models.sink import IterationMetrics, TrainEvent
 
 PINNED = 1e-3  # within this of 1 (or 0) a float32 sigmoid has no usable gradient left
@@ -52,7 +53,7 @@ class StuckDetector:
             "rows": self.settings.stuck_rows,
             "row": {
                 name: json_number(float(getattr(row, name)))
-                for name in ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
+                for name in SEED_SERIES
             },
         }
         detail = (
