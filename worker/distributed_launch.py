@@ -15,6 +15,7 @@ import ctypes
 import logging
 import os
 import re
+import select as io_select
 import signal
 import subprocess
 import sys
@@ -77,6 +78,7 @@ def run_distributed(
     command = torchrun_command(config, claimed.run_id, identity)
     log.info("run %s: %s", claimed.run_id, " ".join(command))
     with log_path.open("ab") as out:
+        log_start = out.tell()  # the log keeps earlier launches of this run: watch only this one's ranks
         process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -85,7 +87,7 @@ def run_distributed(
             start_new_session=True,
             preexec_fn=_term_with_parent,
         )
-    watch = RankWatch(log_path, claimed.run_id, config.world_size)
+    watch = RankWatch(log_path, log_start, claimed.run_id, config.world_size)
     returncode = _wait(process, shutdown, watch)
     _kill_leftover_ranks(log_path, claimed.run_id)
     if returncode == 0:
@@ -105,34 +107,66 @@ def _term_with_parent() -> None:
 def _wait(process: subprocess.Popen[bytes], shutdown: threading.Event, watch: RankWatch) -> int:
     """Wait for torchrun; on warm shutdown pass SIGTERM to it (it stops its ranks at a checkpoint)."""
     signalled = False
-    while process.poll() is None:
-        if shutdown.is_set() and not signalled:
-            signalled = True
-            os.killpg(process.pid, signal.SIGTERM)
-        watch.check()
-        time.sleep(POLL_S)
+    try:
+        while process.poll() is None:
+            if shutdown.is_set() and not signalled:
+                signalled = True
+                os.killpg(process.pid, signal.SIGTERM)
+            watch.wait(POLL_S)
+    finally:
+        watch.close()
     return process.returncode
 
 
 class RankWatch:
     """Which rank process went first. torchrun's summary cannot tell: it stamps failures to the second, and
-    a rank blocked in a collective when its peer dies is SIGKILLed too (its SIGTERM handler never runs)."""
+    a rank blocked in a collective when its peer dies is SIGKILLed too (its SIGTERM handler never runs).
+    The ranks are torchrun's children, not ours, so we hold a pidfd on each: select wakes on the first exit,
+    well before torchrun has noticed it and stopped the others."""
 
-    def __init__(self, log_path: Path, run_id: int, world_size: int) -> None:
-        self.log_path, self.run_id, self.world_size = log_path, run_id, world_size
-        self.pids: dict[str, int] = {}
+    def __init__(self, log_path: Path, log_start: int, run_id: int, world_size: int) -> None:
+        self.log_path, self.log_start, self.run_id, self.world_size = log_path, log_start, run_id, world_size
+        self.pidfds: dict[int, str] = {}
         self.first_gone: str | None = None
+        self.decided = False
 
-    def check(self) -> None:
-        if self.first_gone is not None:
+    def wait(self, timeout: float) -> None:
+        if self.decided or not self._watching():
+            time.sleep(timeout)
             return
-        if len(self.pids) < self.world_size and self.log_path.exists():
-            found = re.findall(
-                rf"^rank (\d+) pid (\d+) run {self.run_id}$", self.log_path.read_text(errors="replace"), re.M
-            )
-            self.pids = {rank: int(pid) for rank, pid in found}
-        if len(self.pids) == self.world_size:
-            self.first_gone = next((rank for rank, pid in self.pids.items() if process_is_gone(pid)), None)
+        gone, _, _ = io_select.select(list(self.pidfds), [], [], timeout)
+        if gone:
+            self.decided = True  # two at once cannot be ordered: leave it to torchrun's summary
+            self.first_gone = self.pidfds[gone[0]] if len(gone) == 1 else None
+
+    def _watching(self) -> bool:
+        if not self.pidfds:
+            with self.log_path.open("rb") as log_file:
+                log_file.seek(self.log_start)
+                found = dict(
+                    re.findall(
+                        rf"^rank (\d+) pid (\d+) run {self.run_id}$",
+                        log_file.read().decode(errors="replace"),
+                        re.M,
+                    )
+                )
+            if len(found) == self.world_size:
+                self._open({rank: int(pid) for rank, pid in found.items()})
+        return bool(self.pidfds)
+
+    def _open(self, pids: dict[str, int]) -> None:
+        for rank, pid in pids.items():
+            try:
+                self.pidfds[os.pidfd_open(pid)] = rank
+            except ProcessLookupError:  # already gone before we looked: its order is unknown
+                self.close()
+                self.decided = True
+                return
+
+    def close(self) -> None:
+        for fd in self.pidfds:
+            os.close(fd)
+        self.pidfds = {}
 
 
 def rank_pids(log_text: str, run_id: int) -> list[int]:

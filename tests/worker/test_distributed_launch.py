@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+from pathlib import Path
+
 from models.config import TrainConfig
-from worker.distributed_launch import failed_rank, torchrun_command
+from worker.distributed_launch import RankWatch, failed_rank, torchrun_command
 from worker.rank import SIGTERM_LINE
 
 SUMMARY = """worker.rank FAILED
@@ -90,3 +94,46 @@ def test_a_rank_killed_after_torchruns_sigterm_is_not_the_one_that_failed() -> N
 def test_the_rank_the_task_saw_go_first_is_named_whatever_torchrun_says() -> None:
     assert failed_rank(BOTH_KILLED, first_gone="1") == "rank 1 failed: Signal 9 (SIGKILL) received by PID 12"
     assert failed_rank(BOTH_KILLED, first_gone="0").startswith("rank 0 failed")
+
+
+def _sleepers(n: int) -> list[subprocess.Popen[bytes]]:
+    return [subprocess.Popen(["sleep", "60"]) for _ in range(n)]
+
+
+def test_the_watch_names_the_rank_process_that_exits_first(tmp_path: Path) -> None:
+    log_path = tmp_path / "ranks.log"
+    log_path.write_text("rank 0 pid 1 run 7\nrank 1 pid 2 run 7\n")  # an earlier launch of the run
+    start = log_path.stat().st_size
+    ranks = _sleepers(3)
+    try:
+        lines = [f"rank {rank} pid {p.pid} run 7" for rank, p in enumerate(ranks)]
+        log_path.write_text(log_path.read_text() + "\n".join(lines) + "\n")
+        watch = RankWatch(log_path, start, 7, 3)
+        watch.wait(0.05)
+        assert watch.first_gone is None and not watch.decided
+        ranks[2].kill()
+        time.sleep(0.2)
+        ranks[0].kill()  # gone by now too, but after rank 2
+        watch.wait(0.05)
+        assert watch.first_gone == "2"
+    finally:
+        watch.close()
+        for process in ranks:
+            process.kill()
+            process.wait()
+
+
+def test_the_watch_names_no_rank_when_it_cannot_order_them(tmp_path: Path) -> None:
+    log_path = tmp_path / "ranks.log"
+    ranks = _sleepers(2)
+    try:
+        log_path.write_text("".join(f"rank {rank} pid {p.pid} run 7\n" for rank, p in enumerate(ranks)))
+        watch = RankWatch(log_path, 0, 7, 2)
+        watch.wait(0.01)
+        for process in ranks:
+            process.kill()
+            process.wait()
+        watch.wait(0.5)
+        assert watch.decided and watch.first_gone is None  # both were gone at one look
+    finally:
+        watch.close()
