@@ -41,18 +41,39 @@ def draw(generator: Any, *, n: int, seed: int, labels: list[int] | None = None) 
 
 
 def draw_interpolation(
-    generator: Any, *, seed_a: int, seed_b: int, steps: int, label: int | None = None
+    generator: Any,
+    *,
+    seed_a: int,
+    seed_b: int,
+    steps: int,
+    label: int | None = None,
+    label_b: int | None = None,
 ) -> np.ndarray:
     """`steps` images walking the latent sphere from seed_a's noise to seed_b's (slerp); a conditional
-    generator keeps class `label` (default: the first) along the way."""
+    generator keeps class `label` (default: the first) along the way, or with `label_b` blends from
+    `label` to `label_b` (at fixed noise when seed_a == seed_b)."""
     import torch
 
     from models.generate import render, slerp_latents
 
     with torch.inference_mode():
-        classes = _classes(generator, None if label is None else [label] * steps, steps, cycle=False)
+        if label_b is None:
+            classes = _classes(generator, None if label is None else [label] * steps, steps, cycle=False)
+        else:
+            classes = class_blend(generator.n_classes, label or 0, label_b, steps)
         images = render(generator, slerp_latents(seed_a, seed_b, steps, generator.nz), classes)
     return to_uint8(images)
+
+
+def class_blend(n_classes: int, label_a: int, label_b: int, steps: int) -> Any:
+    """steps x n_classes class weights going linearly from all label_a to all label_b."""
+    import torch
+
+    t = torch.linspace(0, 1, steps)
+    weights = torch.zeros(steps, n_classes)
+    weights[:, label_a] += 1 - t
+    weights[:, label_b] += t
+    return weights
 
 
 def _classes(generator: Any, labels: list[int] | None, n: int, *, cycle: bool = True) -> Any:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from datasets.errors import DatasetError
+from models.config import UNLABELLED_LABEL
 
 LABELS_FILE = "labels.json"
 LABELS_CSV = "labels.csv"
@@ -89,6 +90,11 @@ def clean_label(raw: str) -> tuple[str | None, str | None]:
     cleaned = "-".join(parts).lstrip(".").strip()[:MAX_LABEL_CHARS].strip()
     if not cleaned:
         return None, f"label {raw!r} has no usable characters (path characters are not allowed); left out"
+    if cleaned == UNLABELLED_LABEL:
+        return (
+            None,
+            f"label {raw!r} is the name kept for images without a label; those images count as unlabelled",
+        )
     if cleaned != text:
         return cleaned, (
             f"label {raw!r} was renamed {cleaned!r} (labels may not hold path characters / \\ : or "
@@ -132,7 +138,10 @@ def build_label_set(
             f"{len(small)} label(s) have fewer images than a batch of {small_below}: {', '.join(small[:10])}"
         )
     if label_set.unlabelled:
-        warnings.append(f"{label_set.unlabelled} image(s) have no label; conditional runs leave them out")
+        warnings.append(
+            f"{label_set.unlabelled} image(s) have no label; conditional runs leave them out "
+            "unless they keep them (keep_unlabelled) as a label of their own"
+        )
     return label_set
 
 
@@ -303,6 +312,7 @@ def remove_labels(dataset_root: Path) -> None:
 
 def label_indices(image_names: list[str], labels: dict[str, str], label_names: list[str]) -> list[int]:
     """Class index per prepared image (augmented copies "<name>#aug<k>" share their source's label);
-    -1 where the image has no label or one outside label_names."""
+    -1 where the image has a label outside label_names, or none (unless label_names has UNLABELLED_LABEL:
+    a run that keeps the unlabelled images)."""
     index = {name: i for i, name in enumerate(label_names)}
-    return [index.get(labels.get(name.split("#aug", 1)[0], ""), -1) for name in image_names]
+    return [index.get(labels.get(name.split("#aug", 1)[0], UNLABELLED_LABEL), -1) for name in image_names]

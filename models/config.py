@@ -15,6 +15,9 @@ HOLDOUT_MAX = 64  # enough for a ±0.05 gap estimate; more would only take image
 DEFAULT_WGAN_GP_WEIGHT = 10.0
 
 
+UNLABELLED_LABEL = "(unlabelled)"  # the label of images without one, when a run keeps them
+
+
 class TrainConfig(BaseModel):
     """Hyperparameters of one run. Unknown fields are refused so a typo never silently trains the default."""
 
@@ -194,6 +197,11 @@ class TrainConfig(BaseModel):
     label_names: tuple[str, ...] = Field(
         (), max_length=100, description="Class names in index order; set from the dataset's labels"
     )
+    keep_unlabelled: bool = Field(
+        False,
+        description="Conditional runs: train the dataset's images without a label too, as a label of "
+        f"their own ({UNLABELLED_LABEL!r}); off: they are left out",
+    )
     cond_transition_start_epochs: int = Field(
         2, ge=0, le=100_000, description="Conditional runs: epochs trained unconditionally first"
     )
@@ -242,6 +250,8 @@ class TrainConfig(BaseModel):
             )
         if self.conditional and len(self.label_names) < 2:
             raise ValueError("a conditional run needs a dataset with at least two labels (label_names)")
+        if self.keep_unlabelled and not self.conditional:
+            raise ValueError("keep_unlabelled only applies to conditional runs: set conditional=true")
         if self.label_names and not self.conditional:
             raise ValueError(
                 "label_names only apply to conditional runs: set conditional=true or leave them out"

@@ -30,7 +30,7 @@ from datasets.labels import (
 )
 from datasets.layout import CSV_SOURCE_NAME, DatasetPaths, list_raw_images
 from datasets.report import IngestReport
-from models.config import TrainConfig
+from models.config import UNLABELLED_LABEL, TrainConfig
 
 PREVIEW_PER_LABEL = 8
 
@@ -97,6 +97,10 @@ def label_counts(dataset: Dataset) -> dict[str, int]:
     return dict((dataset.stats or {}).get("labels") or {})
 
 
+def unlabelled_count(dataset: Dataset) -> int:
+    return int((dataset.stats or {}).get("unlabelled") or 0)
+
+
 def preview_rows(
     settings: Settings, dataset: Dataset, *, per_label: int = PREVIEW_PER_LABEL
 ) -> dict[str, list[str]]:
@@ -129,19 +133,24 @@ def with_label_names(dataset: Dataset, preset: str | None, overrides: dict[str, 
     label_names (a listed preset's full config, a clone) must be empty or the dataset's own."""
     overrides = dict(overrides)
     given = overrides.pop("label_names", None)
-    if given and list(given) != sorted(label_counts(dataset)):
+    if given and list(given) not in (
+        sorted(label_counts(dataset)),
+        [*sorted(label_counts(dataset)), UNLABELLED_LABEL],
+    ):
         raise InvalidInputError(
             "label_names are set from the dataset's labels; leave them out",
             loc=("body", "config", "label_names"),
         )
-    conditional = overrides.get("conditional")
-    if conditional is None and preset:
+    conditional, keep_unlabelled = overrides.get("conditional"), overrides.get("keep_unlabelled")
+    if preset and (conditional is None or keep_unlabelled is None):
         from models.presets import apply_preset
 
         try:
-            conditional = apply_preset(preset, {}).conditional
+            base = apply_preset(preset, {})
         except ValueError:
             return overrides  # build_config names the unknown preset
+        conditional = base.conditional if conditional is None else conditional
+        keep_unlabelled = base.keep_unlabelled if keep_unlabelled is None else keep_unlabelled
     if not conditional:
         return overrides
     names = sorted(label_counts(dataset))
@@ -153,6 +162,8 @@ def with_label_names(dataset: Dataset, preset: str | None, overrides: dict[str, 
             "or label a CSV dataset by a column",
             loc=("body", "config", "conditional"),
         )
+    if keep_unlabelled and unlabelled_count(dataset):
+        names.append(UNLABELLED_LABEL)
     return {**overrides, "label_names": names}
 
 
@@ -160,7 +171,8 @@ def training_image_count(dataset: Dataset, config: TrainConfig) -> int:
     """Images per epoch before deduplication: a conditional run leaves out the unlabelled ones."""
     if not config.conditional:
         return effective_image_count(dataset)
-    labelled = sum(label_counts(dataset).get(name, 0) for name in config.label_names)
+    counts = {**label_counts(dataset), UNLABELLED_LABEL: unlabelled_count(dataset)}
+    labelled = sum(counts.get(name, 0) for name in config.label_names)
     return labelled * int((dataset.prepare or {}).get("augment_factor", 1) or 1)
 
 
@@ -170,5 +182,7 @@ def run_labels(session: Session, run_id: int) -> tuple[list[str], dict[str, int]
 
     run = get_run(session, run_id=run_id)
     names = list((run.config or {}).get("label_names") or []) if (run.config or {}).get("conditional") else []
-    counts = label_counts(run.dataset) if run.dataset is not None and names else {}
+    counts = {}
+    if run.dataset is not None and names:
+        counts = {**label_counts(run.dataset), UNLABELLED_LABEL: unlabelled_count(run.dataset)}
     return names, counts

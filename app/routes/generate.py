@@ -91,10 +91,18 @@ async def interpolate(
     cache: GeneratorCacheDep,
     slots: GenerationSlotsDep,
 ) -> Response:
-    """A strip (PNG) or animation (GIF) walking from seed_a's latent to seed_b's along the sphere (slerp)."""
+    """A strip (PNG) or animation (GIF) walking from seed_a's latent to seed_b's along the sphere (slerp);
+    on a conditional run, from `label` to `label_b` as well when both are given."""
     checkpoint = await _checkpoint(session, body.run_id, body.checkpoint_id)
     names, counts = await run_in_threadpool(run_labels, session, body.run_id)
     classes = resolve_labels(names, counts, label=body.label, labels=None, n=1, seed=body.seed_a)
+    ends = None
+    if body.label_b is not None:
+        if body.label is None:
+            raise InvalidInputError(
+                "label_b needs label: the strip blends from label to label_b", loc=("body", "label")
+            )
+        ends = resolve_labels(names, counts, label=body.label_b, labels=None, n=1, seed=body.seed_a)
     loader = generator_loader(cache, checkpoint.id, checkpoint.path, body.use_ema)
     images = await run_limited(
         slots,
@@ -104,6 +112,7 @@ async def interpolate(
             seed_b=body.seed_b,
             steps=body.steps,
             label=classes[0] if classes is not None else None,
+            label_b=ends[0] if ends is not None else None,
         ),
     )
     headers = _checkpoint_headers(checkpoint)

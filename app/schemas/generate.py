@@ -51,6 +51,12 @@ class InterpolateRequest(BaseModel):
     label: str | None = Field(
         None, max_length=100, description="Conditional runs: the label kept along the strip (default: drawn)"
     )
+    label_b: str | None = Field(
+        None,
+        max_length=100,
+        description="Conditional runs: blend from `label` to this label along the strip "
+        "(give seed_b = seed_a to keep the noise fixed)",
+    )
 
 
 class GenerationState(BaseModel):

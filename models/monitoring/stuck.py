@@ -51,10 +51,7 @@ class StuckDetector:
         evidence = {
             "pinned_at": pinned,
             "rows": self.settings.stuck_rows,
-            "row": {
-                name: json_number(float(getattr(row, name)))
-                for name in SEED_SERIES
-            },
+            "row": {name: json_number(float(getattr(row, name))) for name in SEED_SERIES},
         }
         detail = (
             f"D {verdict}: Loss_D {row.loss_d:.4f} Loss_G {row.loss_g:.4f} D(x) {row.d_x:.4f} "

@@ -28,6 +28,14 @@ def _zero_embedding(n_classes: int, dim: int) -> nn.Embedding:
     return nn.Embedding.from_pretrained(torch.zeros(n_classes, dim), freeze=False)
 
 
+def class_embedding(embed: nn.Embedding, y: torch.Tensor) -> torch.Tensor:
+    """embed[y] for class indices; for N x K class weights (a blend of labels, rows summing to 1) the
+    same blend of the classes' embeddings, which is how a strip walks from one label to another."""
+    if y.is_floating_point():
+        return y.to(embed.weight.dtype) @ embed.weight
+    return embed(y)
+
+
 class ClassModulation(nn.Module):
     """h * (1 + strength * gamma[y]) + strength * beta[y], per channel: conditional BatchNorm's affine."""
 
@@ -37,7 +45,9 @@ class ClassModulation(nn.Module):
         self.register_buffer("strength", torch.ones(()))
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        gamma, beta = (self.strength * self.embed(y)).to(h.dtype)[:, :, None, None].chunk(2, dim=1)
+        gamma, beta = (
+            (self.strength * class_embedding(self.embed, y)).to(h.dtype)[:, :, None, None].chunk(2, dim=1)
+        )
         return h * (1 + gamma) + beta
 
 

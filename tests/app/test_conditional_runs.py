@@ -151,3 +151,62 @@ def test_generate_by_label_on_an_unconditional_run_is_a_422(client: TestClient, 
     response = client.post("/generate", json={"run_id": run["id"], "n": 2, "label": "Fire"})
     assert response.status_code == 422 and "trained without labels" in response.text
     assert generate(client, run["id"])["labels"] is None
+
+
+def strip_frames(png: bytes, steps: int) -> list[bytes]:
+    strip = Image.open(io.BytesIO(png)).convert("RGB")
+    size = (strip.width - 2) // steps - 2  # grid_image pads 2 px around and between frames
+    return [
+        strip.crop((2 + i * (size + 2), 2, 2 + i * (size + 2) + size, 2 + size)).tobytes()
+        for i in range(steps)
+    ]
+
+
+def test_interpolation_between_two_labels_at_fixed_noise(client: TestClient, conditional_run: dict) -> None:
+    def strip(**fields: object) -> bytes:
+        body = {"run_id": conditional_run["id"], "seed_a": 3, "seed_b": 3, "steps": 4, **fields}
+        response = client.post("/generate/interpolate", json=body)
+        assert response.status_code == 200, response.text
+        return response.content
+
+    fire = strip_frames(strip(label="Fire"), 4)
+    water = strip_frames(strip(label="Water"), 4)
+    assert len(set(fire)) == 1 and fire != water  # fixed noise, fixed label: four equal frames
+    blend = strip_frames(strip(label="Fire", label_b="Water"), 4)
+    assert blend[0] == fire[0] and blend[-1] == water[0]  # from all Fire to all Water
+    assert strip_frames(strip(label="Fire", label_b="Fire"), 4) == fire
+
+    body = {"run_id": conditional_run["id"], "seed_a": 3, "seed_b": 3, "label_b": "Water"}
+    alone = client.post("/generate/interpolate", json=body)
+    assert alone.status_code == 422 and "label_b needs label" in alone.text
+    unknown = client.post("/generate/interpolate", json={**body, "label": "Fire", "label_b": "Psychic"})
+    assert unknown.status_code == 422 and "unknown label 'Psychic'" in unknown.text
+
+
+def test_a_run_may_keep_the_unlabelled_images_as_a_label_of_their_own(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    typed = upload(client, labelled_zip(per_label=12, unlabelled=4), "typed")
+    kept = client.post(
+        "/api/runs", json={"dataset_id": typed["id"], "config": {**CONDITIONAL, "keep_unlabelled": True}}
+    )
+    assert kept.status_code == 201, kept.text
+    run = kept.json()
+    assert run["config"]["label_names"] == ["Fire", "Water", "(unlabelled)"]
+    assert run["total_steps"] == 2 * (28 // 4)  # the four unlabelled images train too
+    assert run_training(settings, client.app.state.sessionmaker, run["id"]) == "completed"
+    session.expire_all()
+    last = session.query(Checkpoint).filter_by(run_id=run["id"]).order_by(Checkpoint.step.desc()).first()
+    assert last.step == 14
+    grey = generate(client, run["id"], label="(unlabelled)")
+    assert grey["labels"] == ["(unlabelled)"] * 8
+
+    full = upload(client, labelled_zip(per_label=12, unlabelled=0), "full")
+    plain = client.post(
+        "/api/runs", json={"dataset_id": full["id"], "config": {**CONDITIONAL, "keep_unlabelled": True}}
+    )
+    assert plain.json()["config"]["label_names"] == ["Fire", "Water"]  # nothing to keep
+    refused = client.post(
+        "/api/runs", json={"dataset_id": full["id"], "config": {**TINY_CONFIG, "keep_unlabelled": True}}
+    )
+    assert refused.status_code == 422 and "keep_unlabelled only applies to conditional runs" in refused.text

@@ -50,6 +50,26 @@ def test_at_strength_zero_the_conditional_nets_compute_their_base_nets(arch: str
         assert torch.equal(D(x), D0(x))  # without labels (detectors' probes) D is its base
 
 
+@pytest.mark.parametrize("arch", ["dcgan", "fastgan"])
+def test_class_weights_blend_the_labels_embeddings(arch: str) -> None:
+    size = {"dcgan": 16, "fastgan": 64}[arch]
+    G, _ = build_networks(
+        TrainConfig(**{**TINY, "arch": arch, "image_size": size, "ngf": 4, "ndf": 4}, **COND)
+    )
+    G.eval()
+    z = torch.randn(1, 8, 1, 1).repeat(3, 1, 1, 1)
+    with torch.no_grad():
+        G.modulation.embed.weight.normal_()
+        by_index = G(z[:2], torch.tensor([0, 1]))
+        one_hot = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+        blended = G(z, one_hot)
+        assert torch.equal(blended[:2], by_index)  # a one-hot weight is exactly the label
+        G.modulation.embed.weight[:] = G.modulation.embed.weight.mean(dim=0, keepdim=True)
+        halfway = G(z[:1], torch.tensor([0]))
+    assert torch.allclose(blended[2:], halfway, atol=1e-5)  # half-and-half is the mean embedding
+    assert not torch.allclose(blended[2:], by_index[:1]) and not torch.allclose(blended[2:], by_index[1:])
+
+
 def test_the_transition_schedule() -> None:
     config = TrainConfig(**TINY, **COND, cond_transition_start_epochs=2, cond_transition_epochs=4)
     assert [condition_strength(config, step, 10) for step in (0, 19, 20, 30, 40, 59, 60, 999)] == [
