@@ -77,20 +77,22 @@ def c2st_curve(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]:
 
 
 def failure_episodes(events: list[Event], config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Events folded into episodes: one per start, with its worst severity, its end and the suggested fix."""
+    """Events folded into episodes: one per start, with its worst severity, its end and the suggested fix.
+    A conditional run's per-label detectors keep an episode per label (the evidence names it)."""
     episodes: list[dict[str, Any]] = []
-    open_by_kind: dict[str, dict[str, Any]] = {}
+    open_by_kind: dict[tuple[str, str | None], dict[str, Any]] = {}
     for event in events:
         if event.kind not in REPORTED_KINDS:
             continue
         state = (event.evidence or {}).get("state")
-        current = open_by_kind.get(event.kind)
+        key = (event.kind, (event.evidence or {}).get("label"))
+        current = open_by_kind.get(key)
         if current is not None and state in ("sustained", "cleared"):
             if state == "sustained":
                 current["severity"] = "error"
             else:
                 current["end_step"] = event.step
-                del open_by_kind[event.kind]
+                del open_by_kind[key]
             continue
         episode = {
             "kind": event.kind,
@@ -103,7 +105,7 @@ def failure_episodes(events: list[Event], config: dict[str, Any] | None = None) 
         }
         episodes.append(episode)
         if state == "started":
-            open_by_kind[event.kind] = episode
+            open_by_kind[key] = episode
     return episodes
 
 

@@ -244,9 +244,9 @@ class TrainConfig(BaseModel):
                 "ada_target (adaptive augmentation) steers how often the DiffAugment ops are applied: "
                 "set diffaugment (e.g. 'color,translation,cutout') or ada_target=None"
             )
-        if self.conditional and self.arch in ("fastgan", "vit"):
+        if self.conditional and self.arch == "vit":
             raise ValueError(
-                f"conditional runs need a dcgan or cnn96 network; {self.arch!r} has no conditional form yet"
+                "conditional runs need a dcgan, cnn96 or fastgan network; 'vit' has no conditional form yet"
             )
         if self.conditional and len(self.label_names) < 2:
             raise ValueError("a conditional run needs a dataset with at least two labels (label_names)")

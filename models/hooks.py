@@ -39,6 +39,10 @@ class EpochContext:
     # images -> N raw D logits, the batch judged as in training (BatchNorm on its own statistics)
     d_logits: Callable[[torch.Tensor], torch.Tensor] | None = None
     training: torch.Tensor | None = None  # every training image (uint8), for the memorisation check
+    # Conditional runs: the class index of each sample and of each training image, and the label names.
+    sample_labels: torch.Tensor | None = None
+    training_labels: torch.Tensor | None = None
+    label_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -101,9 +101,9 @@ def _d_on_real(
     s: TrainingState, real_in: torch.Tensor, cond: tuple = ()
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """D's logits and features on the real batch (given its labels when conditional); a self-supervised D
-    (FastGAN, never conditional: models/config.py refuses that) also reconstructs it."""
+    (FastGAN) also reconstructs it."""
     if s.config.recon_weight > 0 and hasattr(s.D, "forward_with_reconstruction"):
-        logits, feats, recon = s.D.forward_with_reconstruction(real_in, s.gen)
+        logits, feats, recon = s.D.forward_with_reconstruction(real_in, s.gen, *cond)
         s.recon_loss = recon.detach()
         return logits, feats, recon
     logits, feats = s.D.forward_with_features(real_in, *cond)

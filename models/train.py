@@ -417,9 +417,22 @@ def _ask_hooks(run: _Run, samples: torch.Tensor) -> HookAction | None:
         holdout=s.to_images(holdout).float().cpu() if holdout is not None else None,
         d_logits=_d_logits(s),
         training=run.data.cpu(),
+        **_label_context(s, run, len(samples)),
     )
     actions = [hook.on_epoch_end(ctx) for hook in run.hooks]
     return next((a for a in actions if a is not None), None)
+
+
+def _label_context(s: TrainingState, run: _Run, n_samples: int) -> dict[str, Any]:
+    """A conditional run's labels for the hooks: those sample_fixed gave the samples, and the data's."""
+    if run.labels is None:
+        return {}
+    names = tuple(s.config.label_names)
+    return {
+        "sample_labels": conditioning.cycled_labels(n_samples, len(names), torch.device("cpu")),
+        "training_labels": run.labels.cpu(),
+        "label_names": names,
+    }
 
 
 def _d_features(s: TrainingState) -> Callable[[torch.Tensor], torch.Tensor]:

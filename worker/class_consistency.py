@@ -1,26 +1,37 @@
-"""After a conditional run: judge its final generator's class consistency and keep it beside the run."""
+"""After a conditional run: judge its final generator label by label (class consistency, and each label's
+C2ST, diversity and collapse) and keep the result beside the run for its report."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from models.config import TrainConfig
 from models.generate import latents, load_generator, render
+from models.holdout import held_mask
 from models.monitoring.class_consistency import SAMPLES_PER_LABEL, class_consistency, save_report
 from models.monitoring.features import ImageBatchError
+from models.monitoring.per_label import LabelImages, judge_labels
+from models.monitoring.settings import DetectorSettings
 from models.store import CheckpointInfo
 
 log = logging.getLogger(__name__)
 
 
 def write_class_consistency(
-    run_dir: Path, config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, checkpoint: CheckpointInfo
+    run_dir: Path,
+    config: TrainConfig,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    checkpoint: CheckpointInfo,
+    detectors: DetectorSettings | None = None,
 ) -> dict | None:
-    """Judge the checkpoint's generator (EMA when on) on the run's labelled images; the result goes to
-    run_dir/class_consistency.json for the run report. None (and a log line) when the labels are too few."""
+    """Judge the checkpoint's generator (EMA when on) on the run's labelled images (all of them, the
+    held-back ones included); the result goes to run_dir/class_consistency.json for the run report. None
+    (and a log line) when the labels are too few."""
     state = torch.load(checkpoint.path, map_location="cpu", weights_only=True)
     generator = load_generator(state)
     seeds = list(range(SAMPLES_PER_LABEL))
@@ -34,6 +45,27 @@ def write_class_consistency(
     except ImageBatchError as exc:
         log.info("no class consistency for %s: %s", run_dir.name, exc)
         return None
-    report = {**result.to_dict(), "step": checkpoint.step, "epoch": checkpoint.epoch}
+    judged = judge_labels(
+        label_images(config, images, labels, sample), detectors or DetectorSettings(), seed=config.seed
+    )
+    report = {**result.to_dict(), "labels": judged, "step": checkpoint.step, "epoch": checkpoint.epoch}
     save_report(run_dir, report)
     return report
+
+
+def label_images(
+    config: TrainConfig,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    sample: Callable[[torch.Tensor], torch.Tensor],
+) -> dict[str, LabelImages]:
+    """Per label: SAMPLES_PER_LABEL samples, its training images and its held-back ones (the run's split)."""
+    held = held_mask(len(images), config)
+    held = torch.zeros(len(images), dtype=torch.bool) if held is None else held
+    by_label = {}
+    for index, name in enumerate(config.label_names):
+        mine = labels == index
+        wanted = torch.full((SAMPLES_PER_LABEL,), index, dtype=torch.int64)
+        back = images[mine & held]
+        by_label[name] = LabelImages(sample(wanted), images[mine & ~held], back if len(back) else None)
+    return by_label

@@ -27,7 +27,7 @@ from models.errors import TrainingError
 from models.train import TrainResult, train
 from worker.class_consistency import write_class_consistency
 from worker.dbsink import DbSink
-from worker.detectors import build_monitor_hook, refresh_best_checkpoint
+from worker.detectors import build_monitor_hook, detector_settings, refresh_best_checkpoint
 from worker.heartbeat import RunMonitor
 from worker.labels import training_inputs
 from worker.recovery import is_lost, worker_identity
@@ -194,7 +194,8 @@ def _train_claimed(
         parallel=parallel,
     )
     if labels is not None and result.status != "cancelled":
-        write_class_consistency(settings.run_dir(claimed.run_id), config, data, labels, result.checkpoint)
+        run_dir = settings.run_dir(claimed.run_id)
+        write_class_consistency(run_dir, config, data, labels, result.checkpoint, detector_settings(settings))
     return _outcome_of(result, monitor)
 
 

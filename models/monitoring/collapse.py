@@ -104,8 +104,11 @@ class ModeCollapseDetector:
     kind = "mode_collapse"
     what = "Mode collapse"
 
-    def __init__(self, settings: DetectorSettings) -> None:
+    def __init__(self, settings: DetectorSettings, label: str | None = None) -> None:
         self.settings = settings
+        self.label = label  # a conditional run watches each label's samples with a detector of its own
+        if label is not None:
+            self.what = f"Mode collapse in label '{label}'"
         self.episode = Episode(
             escalate_after=settings.collapse_escalate_epochs, rearm_after=settings.epoch_rearm
         )
@@ -155,6 +158,8 @@ class ModeCollapseDetector:
             "collapse_ratio": s.collapse_ratio,
             "duplicate_fraction_max": s.duplicate_fraction,
         }
+        if self.label is not None:
+            evidence["label"] = self.label
         detail = (
             f"sample spread is {stats.pixel_ratio:.2f} of the real images' in pixels and "
             f"{stats.feature_ratio:.2f} in {stats.feature_space} features; "

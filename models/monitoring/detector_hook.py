@@ -19,6 +19,7 @@ from models.monitoring.episode import json_number
 from models.monitoring.fid import fid_kid
 from models.monitoring.hints import hint as remedy_hint
 from models.monitoring.judge import Judge
+from models.monitoring.per_label import label_groups
 from models.monitoring.quality import EpochQuality, epoch_quality
 from models.monitoring.selection import DISQUALIFYING_KINDS, choose_best_epoch
 from models.monitoring.settings import DetectorSettings
@@ -116,6 +117,7 @@ class MonitorHook:
         logits_train = logits_holdout = None
         if ctx.holdout is not None and ctx.d_logits is not None:
             logits_train, logits_holdout = ctx.d_logits(ctx.real), ctx.d_logits(ctx.holdout)
+        planned = ctx.epochs * ctx.step // ctx.epoch if ctx.epochs and ctx.epoch else None
         events = self.suite.observe_epoch(
             ctx.step,
             ctx.epoch,
@@ -125,8 +127,18 @@ class MonitorHook:
             feats_real,
             logits_train,
             logits_holdout,
-            planned_steps=ctx.epochs * ctx.step // ctx.epoch if ctx.epochs and ctx.epoch else None,
+            planned_steps=planned,
         )
+        if ctx.sample_labels is not None and ctx.training_labels is not None and ctx.training is not None:
+            groups = label_groups(
+                ctx.samples,
+                ctx.sample_labels,
+                ctx.training,
+                ctx.training_labels,
+                ctx.label_names,
+                ctx.d_features,
+            )
+            events += self.suite.observe_labels(ctx.step, groups, planned_steps=planned)
         self._emit(events)
         judged = self.judge.due(ctx.epoch, ctx.epochs)
         if judged or ctx.epoch % self.quality_every == 0 or ctx.epoch == ctx.epochs:

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from models.monitoring.collapse import ModeCollapseDetector
 from models.monitoring.overfit import OverfitDetector
+from models.monitoring.per_label import LabelGroup
 from models.monitoring.settings import DetectorSettings
 from models.monitoring.stream import DivergenceDetector, OverpowerDetector, RollingWindow, SaturationDetector
 from models.monitoring.stuck import StuckDetector
@@ -42,6 +43,7 @@ class MonitorSuite:
         self.collapse = ModeCollapseDetector(self.settings)
         self.overfit = OverfitDetector(self.settings)
         self.stuck = StuckDetector(self.settings)
+        self.label_collapse: dict[str, ModeCollapseDetector] = {}  # conditional runs: one per label
 
     def observe_iteration(self, row: IterationMetrics) -> list[TrainEvent]:
         """Judge one metric row (in step order); returns the events that start, escalate or clear here."""
@@ -81,6 +83,19 @@ class MonitorSuite:
             events += self.overfit.observe(step, epoch, d_logits_train, d_logits_holdout)
         return events
 
+    def observe_labels(
+        self, step: int, groups: dict[str, LabelGroup], *, planned_steps: int | None = None
+    ) -> list[TrainEvent]:
+        """Mode collapse judged within each label of a conditional run: its samples against its real
+        images (one label can collapse while the run-wide spread still looks fine)."""
+        events: list[TrainEvent] = []
+        for name, group in groups.items():
+            detector = self.label_collapse.setdefault(name, ModeCollapseDetector(self.settings, name))
+            events += detector.observe(
+                step, group.fake, group.real, group.feats_fake, group.feats_real, planned_steps=planned_steps
+            )
+        return events
+
     def state_dict(self) -> dict[str, Any]:
         """Plain-Python state for the checkpoint."""
         return {
@@ -92,6 +107,7 @@ class MonitorSuite:
             "collapse": self.collapse.state_dict(),
             "overfit": self.overfit.state_dict(),
             "stuck": self.stuck.episode.state_dict(),
+            "label_collapse": {name: d.state_dict() for name, d in self.label_collapse.items()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -106,3 +122,7 @@ class MonitorSuite:
         self.overfit.load_state_dict(state["overfit"])
         if "stuck" in state:  # absent in checkpoints from before the detector
             self.stuck.episode.load_state_dict(state["stuck"])
+        self.label_collapse = {}
+        for name, saved in (state.get("label_collapse") or {}).items():
+            self.label_collapse[name] = ModeCollapseDetector(self.settings, name)
+            self.label_collapse[name].load_state_dict(saved)

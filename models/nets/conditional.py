@@ -1,5 +1,5 @@
 """Class-conditional G and D for any family that builds a Generator (a Sequential `main`) and a
-Discriminator (`body` then `head`).
+Discriminator (`body` then `head`), and for the FastGAN family (its base grid and its 8-row features).
 
 G: a learned class embedding scales and shifts the base grid's BatchNorm output per channel (conditional
 BatchNorm, de Vries et al. 2017, https://arxiv.org/abs/1707.00683, at the base grid only, so a family
@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.nets.fastgan import FastGANDiscriminator, FastGANGenerator
 from models.nets.layers import Discriminator, Generator
 
 
@@ -105,6 +106,57 @@ class ProjectionDiscriminator(Discriminator):
         return logit, h.flatten(1)
 
 
+class ConditionalFastGANGenerator(nn.Module):
+    """A FastGAN G whose base grid (after its BatchNorm and GLU) is modulated by class."""
+
+    def __init__(self, base: FastGANGenerator, *, n_classes: int) -> None:
+        super().__init__()
+        self.base = base
+        self.nz, self.image_shape, self.n_classes = base.nz, base.image_shape, n_classes
+        self.modulation = ClassModulation(n_classes, base.init[1].num_features // 2)  # GLU halves them
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is None:
+            raise ValueError("a conditional generator needs one class index per latent")
+        return self.base.grow(self.modulation(self.base.init(z), y))
+
+
+class ConditionalFastGANDiscriminator(nn.Module):
+    """A FastGAN D plus a projection term on its 8-row features; the reconstruction decoders are its own."""
+
+    def __init__(self, base: FastGANDiscriminator, *, n_classes: int) -> None:
+        super().__init__()
+        self.base = base
+        self.n_classes = n_classes
+        self.projection = ProjectionHead(n_classes, base.head[0].in_channels)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_with_features(x, y)[0]
+
+    def _logits(self, last: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        logit = self.base.score(last)
+        return logit if y is None else logit + self.projection(last, y)
+
+    def forward_with_features(
+        self, x: torch.Tensor, y: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        last = self.base.levels(x)[-1]
+        return self._logits(last, y), last.flatten(1)
+
+    def forward_with_reconstruction(
+        self, x: torch.Tensor, generator: torch.Generator, y: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        feats = self.base.levels(x)
+        loss = self.base.reconstruction_loss(feats, x, generator)
+        return self._logits(feats[-1], y), feats[-1].flatten(1), loss
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base.features(x)
+
+    def reconstruct(self, x: torch.Tensor, quarter: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.base.reconstruct(x, quarter)
+
+
 def base_grid_norm_index(main: nn.Sequential) -> int:
     """Index of the first BatchNorm in G's main: the base grid of the dcgan and cnn96 families."""
     for index, layer in enumerate(main):
@@ -113,13 +165,21 @@ def base_grid_norm_index(main: nn.Sequential) -> int:
     raise ValueError("this generator has no BatchNorm at its base grid to condition")
 
 
-def make_conditional_generator(base: Generator, n_classes: int) -> ConditionalGenerator:
+def make_conditional_generator(
+    base: Generator | FastGANGenerator, n_classes: int
+) -> ConditionalGenerator | ConditionalFastGANGenerator:
+    if isinstance(base, FastGANGenerator):
+        return ConditionalFastGANGenerator(base, n_classes=n_classes)
     index = base_grid_norm_index(base.main)
     channels = base.main[index].num_features
     return ConditionalGenerator(base, n_classes=n_classes, inject_after=index, channels=channels)
 
 
-def make_projection_discriminator(base: Discriminator, n_classes: int) -> ProjectionDiscriminator:
+def make_projection_discriminator(
+    base: Discriminator | FastGANDiscriminator, n_classes: int
+) -> ProjectionDiscriminator | ConditionalFastGANDiscriminator:
+    if isinstance(base, FastGANDiscriminator):
+        return ConditionalFastGANDiscriminator(base, n_classes=n_classes)
     channels = base.head.in_channels  # the body's output channels: the head is one conv over them
     return ProjectionDiscriminator(base, n_classes=n_classes, channels=channels)
 

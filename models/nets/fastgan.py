@@ -108,7 +108,11 @@ class FastGANGenerator(nn.Module):
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], nc, 3, 1, 1, bias=False), nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        feats = [self.init(z)]
+        return self.grow(self.init(z))
+
+    def grow(self, base: torch.Tensor) -> torch.Tensor:
+        """The image from the base grid's features (a conditional G modulates them first)."""
+        feats = [base]
         for i, up in enumerate(self.ups, start=1):
             h = up(feats[-1])
             for src, dst in self.sle_pairs:
@@ -209,7 +213,7 @@ class FastGANDiscriminator(nn.Module):
         )
         self.recon = recon or ReconstructionLoss()
 
-    def _levels(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def levels(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = [self.stem(x)]
         for i, down in enumerate(self.downs, start=1):
             h = down(feats[-1])
@@ -219,19 +223,19 @@ class FastGANDiscriminator(nn.Module):
             feats.append(h)
         return feats
 
-    def _score(self, last: torch.Tensor) -> torch.Tensor:
+    def score(self, last: torch.Tensor) -> torch.Tensor:
         return self.head(last).flatten(1).mean(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._score(self._levels(x)[-1])
+        return self.score(self.levels(x)[-1])
 
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and the flattened 8-row features (feature matching, detectors)."""
-        last = self._levels(x)[-1]
-        return self._score(last), last.flatten(1)
+        last = self.levels(x)[-1]
+        return self.score(last), last.flatten(1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self._levels(x)[-1].flatten(1)
+        return self.levels(x)[-1].flatten(1)
 
     def forward_with_reconstruction(
         self, x: torch.Tensor, generator: torch.Generator
@@ -239,19 +243,24 @@ class FastGANDiscriminator(nn.Module):
         """Logits, features and the self-supervised loss on a real batch x: the whole image rebuilt from
         the 8-row features, and one quarter (the same random one for the batch, drawn from `generator`)
         rebuilt from that quarter of the 16-row features."""
-        feats = self._levels(x)
+        feats = self.levels(x)
         last = feats[-1]
+        return self.score(last), last.flatten(1), self.reconstruction_loss(feats, x, generator)
+
+    def reconstruction_loss(
+        self, feats: list[torch.Tensor], x: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
         size = (self.recon_rows, self.recon_rows * x.size(3) // x.size(2))
-        loss = self.recon(self.decoder_whole(last), _resize(x, size))
+        loss = self.recon(self.decoder_whole(feats[-1]), _resize(x, size))
         if self.decoder_part is not None:
             quarter = int(torch.randint(0, 4, (1,), generator=generator))
             part_feat = _quarter(feats[self.part_level], quarter)
             loss = loss + self.recon(self.decoder_part(part_feat), _resize(_quarter(x, quarter), size))
-        return self._score(last), last.flatten(1), loss
+        return loss
 
     def reconstruct(self, x: torch.Tensor, quarter: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Both decoders' images for x (for looking at what D has learnt, and for the tests)."""
-        feats = self._levels(x)
+        feats = self.levels(x)
         whole = self.decoder_whole(feats[-1])
         if self.decoder_part is None:
             return whole, None
