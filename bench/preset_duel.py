@@ -19,10 +19,15 @@ returning a dict or an object with to_dict() holding at least c2st and c2st_std 
 models.monitoring.c2st:c2st).
 
 A candidate is PRESET or PRESET,key=value,... (values read as JSON, else text), e.g.
-    .venv/bin/python bench/preset_duel.py --data /work/data/models-sanity/dw64.pt --measure-only \
-        seed-000-classic recommended fastgan-64 seed-001-vit
-    nice -n 15 .venv/bin/python bench/preset_duel.py --data /work/data/models-sanity/dw64.pt --minutes 10 \
-        --speeds 118.4 162.7 318.7 seed-000-classic recommended "recommended,ngf=32,ndf=32"
+    .venv/bin/python bench/preset_duel.py seed-000-classic recommended fastgan-64 seed-001-vit \
+        --data dw64.pt --measure-only
+    nice -n 15 .venv/bin/python bench/preset_duel.py seed-000-classic "recommended,ngf=32,ndf=32" \
+        --data dw64.pt --minutes 10 --speeds 118.4 318.7
+
+(the candidates come first: --speeds takes every number after it). --data may also be a dict
+{images, labels, label_names} (a labelled set, e.g. Fire / Water / Grass): candidates with
+conditional=true then train on the labels, and are judged per label as well (class consistency, and each
+label's C2ST, diversity and collapse), with one grid row per label.
 """
 
 from __future__ import annotations
@@ -44,10 +49,14 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
+from models import conditioning
 from models.config import TrainConfig
-from models.generate import generate, load_generator
+from models.generate import generate, latents, load_generator, render
 from models.holdout import split_holdout
 from models.monitoring import MonitorHook, epoch_quality
+from models.monitoring.class_consistency import class_consistency
+from models.monitoring.per_label import judge_labels, label_images
+from models.monitoring.settings import DetectorSettings
 from models.presets import apply_preset
 from models.sink import JsonlSink
 from models.steps import train_step
@@ -126,7 +135,7 @@ def load_judge(spec: str) -> Callable[..., Any]:
         ) from exc
 
 
-def parse_candidate(spec: str, holdout_fraction: float) -> Candidate:
+def parse_candidate(spec: str, holdout_fraction: float, label_names: tuple[str, ...] = ()) -> Candidate:
     name, *pairs = spec.split(",")
     overrides: dict[str, Any] = {}
     for pair in pairs:
@@ -138,6 +147,10 @@ def parse_candidate(spec: str, holdout_fraction: float) -> Candidate:
     # Cadence only: a checkpoint per 10 epochs and a grid per 5 keep the disk use small.
     cadence = {"checkpoint_every_epochs": 10, "grid_every_epochs": 5, "epochs": 100_000}
     fixed = {**cadence, "holdout_fraction": holdout_fraction}
+    if overrides.get("conditional"):
+        if not label_names:
+            raise SystemExit(f"{spec}: a conditional candidate needs --data with labels and label_names")
+        fixed["label_names"] = label_names
     return Candidate(spec, apply_preset(name, {**overrides, **fixed}))
 
 
@@ -148,21 +161,23 @@ def measure_speeds(candidates: list[Candidate], seconds: float, rounds: int = 3)
         s = build_training_state(c.config, torch.device("cpu"), iters_per_epoch=1000)
         shape = (c.config.batch_size, 3, c.config.height, c.config.width)
         real = s.to_images(torch.randint(0, 256, shape, dtype=torch.uint8))
-        train_step(s, real, collect_grads=False)  # warm-up
-        sessions.append((s, real))
+        n_classes = len(c.config.label_names)
+        y = torch.arange(len(real)) % n_classes if c.config.conditional else None
+        train_step(s, real, collect_grads=False, labels=y)  # warm-up
+        sessions.append((s, real, y))
     totals = [[0, 0.0] for _ in candidates]
     for _ in range(rounds):
-        for total, (s, real) in zip(totals, sessions, strict=True):
+        for total, (s, real, y) in zip(totals, sessions, strict=True):
             started = time.perf_counter()
             while time.perf_counter() - started < seconds / rounds:
-                train_step(s, real, collect_grads=False)
+                train_step(s, real, collect_grads=False, labels=y)
                 total[0] += real.size(0)
             total[1] += time.perf_counter() - started
     for c, (images, secs) in zip(candidates, totals, strict=True):
         c.speed = images / secs
 
 
-def run(c: Candidate, data: torch.Tensor, run_dir: Path) -> dict[str, Any]:
+def run(c: Candidate, data: torch.Tensor, labels: torch.Tensor | None, run_dir: Path) -> dict[str, Any]:
     """Train until the step budget is spent; returns the wall time and the MonitorHook events."""
     sink = JsonlSink(run_dir / "metrics.jsonl")
     store = RunDirStore(run_dir)
@@ -183,6 +198,7 @@ def run(c: Candidate, data: torch.Tensor, run_dir: Path) -> dict[str, Any]:
         on_progress=track,
         hooks=[hook],
         resume=False,
+        labels=labels if c.config.conditional else None,
     )
     return {
         "checkpoint": str(result.checkpoint.path),
@@ -211,13 +227,35 @@ def judge(
     if held_back is None:
         raise SystemExit("the runs held back no images, so there is nothing to judge the C2ST on")
     G = load_generator(state, use_ema=use_ema)
-    fake = generate(G, n, EVAL_SEED) * 2 - 1
+    classes = (
+        conditioning.cycled_labels(n, len(config.label_names), torch.device("cpu"))
+        if config.conditional
+        else None
+    )
+    fake = generate(G, n, EVAL_SEED, classes) * 2 - 1
     quality = epoch_quality(fake, training.float() / 127.5 - 1)
     started = time.perf_counter()
     verdict = c2st(held_back, fake, seed=0)
     verdict = verdict.to_dict() if hasattr(verdict, "to_dict") else dict(verdict)
     verdict["c2st_seconds"] = time.perf_counter() - started
     return {"score": quality.score, **quality.to_dict(), **verdict}
+
+
+def judge_per_label(checkpoint: Path, data: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
+    """A conditional run's final generator label by label, as the run report judges it: class
+    consistency, and each label's C2ST (held-back images of the label when enough, else its training
+    images), diversity and collapse."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    config = TrainConfig.model_validate(state["config"])
+    G = load_generator(state)
+
+    def sample(classes: torch.Tensor) -> torch.Tensor:
+        return render(G, latents(list(range(EVAL_SEED, EVAL_SEED + len(classes))), G.nz), classes) * 2 - 1
+
+    names = list(config.label_names)
+    consistency = class_consistency(data, labels, names, sample, seed=config.seed)
+    judged = judge_labels(label_images(config, data, labels, sample), DetectorSettings(), seed=config.seed)
+    return {"class_consistency": consistency.to_dict(), "labels": judged}
 
 
 def last_rows(run_dir: Path, n: int = 100) -> dict[str, float]:
@@ -232,8 +270,13 @@ def save_grid(checkpoint: Path, path: Path) -> None:
     """The first GRID_IMAGES of the run's fixed noise through the final generator, as a small palette PNG."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     G = load_generator(state)
+    config = TrainConfig.model_validate(state["config"])
     with torch.no_grad():
-        images = G(state["fixed_noise"][:GRID_IMAGES]).add(1).div(2).clamp(0, 1)
+        if config.conditional:  # one row per label, the same latents in every row
+            z, y = conditioning.grid_inputs(state["fixed_noise"], len(config.label_names))
+            images = G(z, y).add(1).div(2).clamp(0, 1)
+        else:
+            images = G(state["fixed_noise"][:GRID_IMAGES]).add(1).div(2).clamp(0, 1)
     grid = make_grid(images, nrow=8, padding=2)
     pixels = grid.mul(255).round().byte().permute(1, 2, 0).numpy()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -254,7 +297,9 @@ def set_budgets(candidates: list[Candidate], minutes: float, reference_speed: fl
         print(f"{c.label}: {c.speed:.1f} img/s -> {c.steps} steps of batch {c.config.batch_size}", flush=True)
 
 
-def run_and_judge(c: Candidate, data: torch.Tensor, args: argparse.Namespace) -> dict[str, Any]:
+def run_and_judge(
+    c: Candidate, data: torch.Tensor, labels: torch.Tensor | None, args: argparse.Namespace
+) -> dict[str, Any]:
     """The candidate's outcome, reused from an earlier invocation when its config and budget match."""
     run_dir = args.out / slug(c.label)
     saved = run_dir / "outcome.json"
@@ -263,7 +308,7 @@ def run_and_judge(c: Candidate, data: torch.Tensor, args: argparse.Namespace) ->
         if outcome["config"] == c.config.model_dump(mode="json") and outcome["steps"] == c.steps:
             print(f"{c.label}: reusing {saved}", flush=True)
             return outcome
-    outcome = run(c, data, run_dir)
+    outcome = run(c, data, labels, run_dir)
     outcome["config"] = c.config.model_dump(mode="json")
     outcome["speed"] = c.speed
     outcome["final"] = judge(Path(outcome["checkpoint"]), data, args.samples, args.c2st)
@@ -271,6 +316,8 @@ def run_and_judge(c: Candidate, data: torch.Tensor, args: argparse.Namespace) ->
         outcome["final_raw_g"] = judge(
             Path(outcome["checkpoint"]), data, args.samples, args.c2st, use_ema=False
         )
+    if c.config.conditional:
+        outcome["per_label"] = judge_per_label(Path(outcome["checkpoint"]), data, labels)
     outcome["last_100_rows"] = last_rows(run_dir)
     save_grid(Path(outcome["checkpoint"]), args.grids / f"grid-{slug(c.label)}.png")
     saved.write_text(json.dumps(outcome, indent=1, default=str))
@@ -295,13 +342,47 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
         )
 
 
+def print_label_table(results: dict[str, dict[str, Any]]) -> None:
+    """Conditional candidates, label by label: share of samples the label classifier gives their label,
+    the label's C2ST (and what it was measured against), diversity, and whether it collapsed."""
+    for label, r in results.items():
+        if "per_label" not in r:
+            continue
+        cc = r["per_label"]["class_consistency"]
+        print(
+            f"\n{label}: label classifier {cc['held_out_accuracy']:.2f} on {cc['held_out']} real images "
+            f"(chance {cc['chance']:.2f})"
+        )
+        print(
+            f"  {'label':<10} {'consistent':>10} {'C2ST':>6} {'±sd':>5} {'vs':>14} {'div px/ft':>10} collapse"
+        )
+        for name, j in r["per_label"]["labels"].items():
+            c2st = (
+                f"{j['c2st']:6.3f} {j['c2st_std']:5.3f}"
+                if j.get("c2st") is not None
+                else f"{'-':>6} {'-':>5}"
+            )
+            versus = f"{j.get('c2st_reference_images', 0)} {j.get('c2st_reference', '-')}"
+            div = (
+                f"{j['diversity_pixel']:4.2f}/{j['diversity_feature']:4.2f}"
+                if "diversity_pixel" in j
+                else "-"
+            )
+            print(
+                f"  {name:<10} {cc['per_label'][name]:10.2f} {c2st} {versus:>14} {div:>10} "
+                f"{', '.join(j.get('collapse_rules') or []) or 'no'}"
+            )
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    data = torch.load(args.data, map_location="cpu", weights_only=True)
-    data = data["images"] if isinstance(data, dict) else data
+    loaded = torch.load(args.data, map_location="cpu", weights_only=True)
+    data = loaded["images"] if isinstance(loaded, dict) else loaded
+    labels = loaded.get("labels") if isinstance(loaded, dict) else None
+    names = tuple(loaded.get("label_names") or ()) if isinstance(loaded, dict) else ()
     args.c2st = load_judge(args.judge)
-    candidates = [parse_candidate(spec, args.holdout_fraction) for spec in args.candidates]
+    candidates = [parse_candidate(spec, args.holdout_fraction, names) for spec in args.candidates]
     print(f"{len(data)} images {tuple(data.shape[1:])}; load average {os.getloadavg()}", flush=True)
     if args.speeds:
         for c, speed in zip(candidates, args.speeds, strict=True):
@@ -311,9 +392,10 @@ def main() -> None:
     set_budgets(candidates, args.minutes, args.reference_speed)
     if args.measure_only:
         return
-    results = {c.label: run_and_judge(c, data, args) for c in candidates}
+    results = {c.label: run_and_judge(c, data, labels, args) for c in candidates}
     (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     print_table(results)
+    print_label_table(results)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,15 @@ C2ST, diversity and collapse) and keep the result beside the run for its report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from models.config import TrainConfig
 from models.generate import latents, load_generator, render
-from models.holdout import held_mask
 from models.monitoring.class_consistency import SAMPLES_PER_LABEL, class_consistency, save_report
 from models.monitoring.features import ImageBatchError
-from models.monitoring.per_label import LabelImages, judge_labels
+from models.monitoring.per_label import judge_labels, label_images
 from models.monitoring.settings import DetectorSettings
 from models.store import CheckpointInfo
 
@@ -51,21 +49,3 @@ def write_class_consistency(
     report = {**result.to_dict(), "labels": judged, "step": checkpoint.step, "epoch": checkpoint.epoch}
     save_report(run_dir, report)
     return report
-
-
-def label_images(
-    config: TrainConfig,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    sample: Callable[[torch.Tensor], torch.Tensor],
-) -> dict[str, LabelImages]:
-    """Per label: SAMPLES_PER_LABEL samples, its training images and its held-back ones (the run's split)."""
-    held = held_mask(len(images), config)
-    held = torch.zeros(len(images), dtype=torch.bool) if held is None else held
-    by_label = {}
-    for index, name in enumerate(config.label_names):
-        mine = labels == index
-        wanted = torch.full((SAMPLES_PER_LABEL,), index, dtype=torch.int64)
-        back = images[mine & held]
-        by_label[name] = LabelImages(sample(wanted), images[mine & ~held], back if len(back) else None)
-    return by_label

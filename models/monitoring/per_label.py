@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
+from models.config import TrainConfig
+from models.holdout import held_mask
 from models.monitoring.c2st import MIN_TEST, c2st
+from models.monitoring.class_consistency import SAMPLES_PER_LABEL
 from models.monitoring.collapse import ModeCollapseDetector, sample_diversity
 from models.monitoring.episode import json_number
 from models.monitoring.settings import DetectorSettings
@@ -122,3 +126,21 @@ def _c2st(images: LabelImages, s: DetectorSettings, seed: int) -> dict[str, obje
 
 def _as_float(images: Tensor) -> Tensor:
     return images.float() / 127.5 - 1 if not images.is_floating_point() else images.float()
+
+
+def label_images(
+    config: TrainConfig,
+    images: Tensor,
+    labels: Tensor,
+    sample: Callable[[Tensor], Tensor],
+) -> dict[str, LabelImages]:
+    """Per label: SAMPLES_PER_LABEL samples, its training images and its held-back ones (the run's split)."""
+    held = held_mask(len(images), config)
+    held = torch.zeros(len(images), dtype=torch.bool) if held is None else held
+    by_label = {}
+    for index, name in enumerate(config.label_names):
+        mine = labels == index
+        wanted = torch.full((SAMPLES_PER_LABEL,), index, dtype=torch.int64)
+        back = images[mine & held]
+        by_label[name] = LabelImages(sample(wanted), images[mine & ~held], back if len(back) else None)
+    return by_label

@@ -142,6 +142,18 @@
   });
 
   const interp = document.getElementById("interpolate-form");
+  // A conditional run's labels come with the checkpoint field (swapped when the run changes).
+  function syncLabelB() {
+    const picker = document.getElementById("g-label");
+    const field = document.getElementById("i-label-b-field");
+    const select = document.getElementById("i-label-b");
+    const names = picker ? JSON.parse(picker.dataset.labels) : [];
+    field.hidden = names.length === 0;
+    select.replaceChildren(new Option("(keep the picked label)", ""), ...names.map((n) => new Option(n, n)));
+  }
+  syncLabelB();
+  document.body.addEventListener("htmx:afterSwap", syncLabelB);
+
   async function interpolate(format) {
     showError(null);
     const data = new FormData(interp);
@@ -151,11 +163,18 @@
       seed_a: Number(data.get("seed_a")), seed_b: Number(data.get("seed_b")), steps: Number(data.get("steps")),
     };
     if (base.label) body.label = base.label;  // a picked label is kept along the strip
+    const labelB = data.get("label_b");
+    if (labelB) {
+      body.label = base.label || JSON.parse(document.getElementById("g-label").dataset.labels)[0];
+      body.label_b = labelB;
+    }
+    const what = labelB ? `${body.label} → ${labelB}, seed ${body.seed_a} → ${body.seed_b}` : `Seed ${body.seed_a} → ${body.seed_b}`;
     try {
       const response = await post("/generate/interpolate", body);
       const url = URL.createObjectURL(await response.blob());
       const box = document.getElementById("interpolation");
-      box.innerHTML = `<h3>Seed ${body.seed_a} → ${body.seed_b} (${format.toUpperCase()})</h3>`;
+      box.innerHTML = "";
+      box.appendChild(document.createElement("h3")).textContent = `${what} (${format.toUpperCase()})`;
       const img = document.createElement("img");
       img.src = url;
       img.id = `interpolation-${format}`;

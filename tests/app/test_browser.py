@@ -122,9 +122,10 @@ def test_upload_train_watch_cancel_and_generate(server: str, browser, tmp_path: 
     page.close()
 
 
-def finished_run(server: str, dataset_id: int, name: str, lr_g: float) -> int:
+def finished_run(server: str, dataset_id: int, name: str, lr_g: float, **extra: object) -> int:
     """Start a 3-epoch tiny run through the API and wait until the worker completes it."""
     config = {k: int(v) if v.isdigit() else v for k, v in TINY_FORM.items()} | {"epochs": 3, "lr_g": lr_g}
+    config |= extra
     body = {"dataset_id": dataset_id, "name": name, "config": config}
     created = http.post(f"{server}/api/runs", json=body)
     assert created.status_code == 201, created.text
@@ -180,6 +181,59 @@ def test_dashboard_tools_compare_clone_and_delete(server: str, browser, tmp_path
     page.click("#delete-run")
     page.wait_for_url(f"{server}/")
     assert http.get(f"{server}/api/runs/{second}").status_code == 404
+    assert errors == []
+    page.close()
+
+
+def typed_zip(path: Path, per_label: int = 8) -> Path:
+    """Red tiles in Fire/, blue ones in Water/: labels from folder names."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for label, fill in (("Fire", (220, 40, 30)), ("Water", (30, 60, 220))):
+            for i in range(per_label):
+                buffer = io.BytesIO()
+                Image.new("RGB", (16, 16), tuple(max(0, c - 9 * i) for c in fill)).save(buffer, format="PNG")
+                archive.writestr(f"{label}/{label.lower()}-{i}.png", buffer.getvalue())
+    return path
+
+
+def test_generate_by_label_and_interpolate_between_labels(server: str, browser, tmp_path: Path) -> None:
+    with typed_zip(tmp_path / "t.zip").open("rb") as f:
+        dataset = http.post(f"{server}/api/datasets", data={"name": "typed"}, files={"file": f}).json()
+    assert dataset["labels"] == {"Fire": 8, "Water": 8}
+    run_id = finished_run(
+        server,
+        dataset["id"],
+        "typed",
+        2e-4,
+        conditional=True,
+        cond_transition_start_epochs=0,
+        cond_transition_epochs=0,
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server}/generate?run_id={run_id}")
+    page.fill("#g-n", "4")
+    page.fill("#g-seed", "7")
+    page.select_option("#g-label", "Water")
+    page.click("#generate-btn")
+    page.wait_for_function("document.querySelector('#result-meta').textContent.includes('labels Water')")
+    page.select_option("#g-label", "__each__")
+    page.click("#generate-btn")
+    page.wait_for_function(
+        "document.querySelector('#result-meta').textContent.includes('labels Fire, Water')"
+    )
+
+    assert not page.locator("#i-label-b-field").is_hidden()
+    page.select_option("#g-label", "Fire")
+    page.fill("#i-a", "3")
+    page.fill("#i-b", "3")
+    page.fill("#i-steps", "5")
+    page.select_option("#i-label-b", "Water")
+    page.click("#interpolate-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#interpolation-png')?.naturalWidth > 0")
+    assert page.inner_text("#interpolation h3") == "Fire → Water, seed 3 → 3 (PNG)"
+    assert page.evaluate("document.querySelector('#interpolation-png').naturalWidth") == 2 + 5 * 18
     assert errors == []
     page.close()
 
