@@ -103,6 +103,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--judge-every",
+        type=int,
+        default=0,
+        help="the in-run C2ST every N epochs (0: the app's schedule, which judges every epoch while epochs "
+        "take over 30 s, i.e. on a loaded machine); the final judgement is made either way",
+    )
+    parser.add_argument(
         "--judge",
         default="models.monitoring.c2st:c2st",
         help="the C2ST: MODULE:FUNCTION or FILE.py:FUNCTION, called as f(real, fake, seed=0)",
@@ -177,12 +184,15 @@ def measure_speeds(candidates: list[Candidate], seconds: float, rounds: int = 3)
         c.speed = images / secs
 
 
-def run(c: Candidate, data: torch.Tensor, labels: torch.Tensor | None, run_dir: Path) -> dict[str, Any]:
+def run(
+    c: Candidate, data: torch.Tensor, labels: torch.Tensor | None, run_dir: Path, judge_every: int = 0
+) -> dict[str, Any]:
     """Train until the step budget is spent; returns the wall time and the MonitorHook events."""
     sink = JsonlSink(run_dir / "metrics.jsonl")
     store = RunDirStore(run_dir)
     store.save_config(c.config.model_dump(mode="json"))
-    hook = MonitorHook(sink, objective=c.config.loss, policy="warn")
+    detectors = DetectorSettings(c2st_every=judge_every)
+    hook = MonitorHook(sink, detectors, objective=c.config.loss, policy="warn")
     step = [0]
 
     def track(progress: Progress) -> None:
@@ -308,7 +318,7 @@ def run_and_judge(
         if outcome["config"] == c.config.model_dump(mode="json") and outcome["steps"] == c.steps:
             print(f"{c.label}: reusing {saved}", flush=True)
             return outcome
-    outcome = run(c, data, labels, run_dir)
+    outcome = run(c, data, labels, run_dir, args.judge_every)
     outcome["config"] = c.config.model_dump(mode="json")
     outcome["speed"] = c.speed
     outcome["final"] = judge(Path(outcome["checkpoint"]), data, args.samples, args.c2st)

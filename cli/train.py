@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PRESET = "recommended"
 EXIT_CANCELLED = 130  # the shell's convention for "ended by Ctrl-C"
+SMALL_LABEL = 32  # a label with fewer images than the default batch is warned about
 
 
 def add_parser(subcommands: argparse._SubParsersAction) -> None:
@@ -82,11 +83,24 @@ def _train(args: argparse.Namespace) -> int:
     saved = checkpoint_config(run_dir) if args.resume else None
     if not args.resume:
         _refuse_existing_run(run_dir)
+    dataset_dir = run_dir / "dataset"
+    if not args.resume and _conditional(args.preset, overrides):
+        # every other option is checked before any work; the label names come from the data below
+        build_config(args.preset, {**overrides, "label_names": ["label 1", "label 2"]}, None)
+    elif not args.resume:
+        build_config(args.preset, overrides, None)
+    present = _raw_images(dataset_dir) if args.resume else 0
+    if present:
+        _write(f"using the {present} images already in {dataset_dir}")
+    else:
+        _fresh_ingest(data_path, dataset_dir)
+    if not args.resume:
+        overrides = with_label_names(dataset_dir, args.preset, overrides)
     config = build_config(args.preset, overrides, saved)
     try:
         if saved is not None:  # refuse before config.json is overwritten or any image is decoded
             check_resume_config(saved, config)
-        data = load_data(data_path, run_dir / "dataset", config, resume=args.resume)
+        data, labels = load_data(dataset_dir, config)
         store = RunDirStore(run_dir)
         store.save_config(config.model_dump(mode="json"))
         bar = _ProgressBar()
@@ -99,6 +113,7 @@ def _train(args: argparse.Namespace) -> int:
                 should_abort=cancel.requested,
                 on_progress=bar.update,
                 log=_write,
+                labels=labels,
             )
     except TrainingError as exc:
         raise UsageError(str(exc)) from exc
@@ -164,18 +179,17 @@ def describe_validation(exc: Any) -> str:
     return "; ".join(parts)
 
 
-def load_data(source: Path, dataset_dir: Path, config: TrainConfig, *, resume: bool) -> torch.Tensor:
-    """The images as uint8 N x 3 x H x W at the config's size: ingested once into dataset_dir, cached."""
+def load_data(dataset_dir: Path, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The ingested images as uint8 N x 3 x H x W at the config's size (prepared once, cached), and for a
+    conditional run only the labelled ones (unless it keeps the unlabelled), with their class indices."""
     from datasets import DatasetError, DatasetPaths, PrepareOptions, list_raw_images, load_or_prepare
+    from models.errors import TrainingError
+    from worker.labels import training_inputs
 
     paths = DatasetPaths(dataset_dir)
     try:
-        present = list_raw_images(paths.raw) if resume else []
-        if present:
-            _write(f"using the {len(present)} images already in {paths.raw}")
-        else:
-            shutil.rmtree(dataset_dir, ignore_errors=True)  # a new run never mixes in an old attempt's images
-            _ingest(source, paths.raw)
+        if not list_raw_images(paths.raw):
+            raise UsageError(f"no images in {paths.raw} to train on")
         started = time.perf_counter()
         options = PrepareOptions(height=config.height, width=config.width)
         prepared = load_or_prepare(dataset_dir, options)
@@ -185,11 +199,75 @@ def load_data(source: Path, dataset_dir: Path, config: TrainConfig, *, resume: b
         f"{len(prepared)} images at {config.height}x{config.width} ready in "
         f"{time.perf_counter() - started:.1f} s (cached in {paths.cache})"
     )
-    return prepared.images
+    try:
+        images, labels = training_inputs(dataset_dir, prepared, config)
+    except TrainingError as exc:
+        raise UsageError(str(exc)) from exc
+    if labels is not None:
+        counts = ", ".join(f"{name} {int((labels == i).sum())}" for i, name in enumerate(config.label_names))
+        _write(f"conditional: {len(images)} labelled images ({counts})")
+    return images, labels
 
 
-def _ingest(source: Path, raw_dir: Path) -> None:
+def with_label_names(dataset_dir: Path, preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """A conditional run's overrides with label_names from the labels the import carried (folder names or
+    a labels.csv), written beside the images; unchanged for an unconditional run."""
+    from datasets.labels import read_labels
+    from models.config import UNLABELLED_LABEL
+    from models.presets import apply_preset
+
+    if not _conditional(preset, overrides):
+        return overrides
+    base = apply_preset(preset or DEFAULT_PRESET, {})
+    if "label_names" in overrides:
+        raise UsageError(
+            "label_names are set from the data's labels (its folders or labels.csv); leave them out"
+        )
+    label_set = read_labels(dataset_dir)
+    names = label_set.names if label_set is not None else []
+    if len(names) < 2:
+        found = f"only the label {names[0]!r}" if names else "no labels"
+        raise UsageError(
+            f"a conditional run needs at least two labels; the data has {found}. "
+            "Put the images in one folder per label (Fire/, Water/) or add a labels.csv (file,label)"
+        )
+    for warning in label_set.warnings:
+        _write(f"labels: {warning}")
+    keep = overrides.get("keep_unlabelled", base.keep_unlabelled)
+    if keep and label_set.unlabelled:
+        names.append(UNLABELLED_LABEL)
+    return {**overrides, "label_names": names}
+
+
+def _conditional(preset: str | None, overrides: dict[str, Any]) -> bool:
+    from models.presets import apply_preset
+
+    if "conditional" in overrides:
+        return bool(overrides["conditional"])
+    return preset in (None, *PRESETS) and apply_preset(preset or DEFAULT_PRESET, {}).conditional
+
+
+def _raw_images(dataset_dir: Path) -> int:
+    from datasets import DatasetPaths, list_raw_images
+
+    return len(list_raw_images(DatasetPaths(dataset_dir).raw))
+
+
+def _fresh_ingest(source: Path, dataset_dir: Path) -> None:
+    """A new run never mixes in an old attempt's images: ingest DATA into an empty dataset_dir, with its
+    labels when it carries them."""
+    from datasets import DatasetError, DatasetPaths
+
+    shutil.rmtree(dataset_dir, ignore_errors=True)
+    try:
+        _ingest(source, DatasetPaths(dataset_dir).raw, dataset_dir)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _ingest(source: Path, raw_dir: Path, dataset_dir: Path) -> None:
     from datasets import DatasetLimits, SourceKind, detect_kind, ingest_folder, ingest_upload
+    from datasets.labels import labels_from_import, write_labels
 
     if source.is_dir():
         report = ingest_folder(source, raw_dir, DatasetLimits(allowed_folder_roots=(source,)))
@@ -201,6 +279,15 @@ def _ingest(source: Path, raw_dir: Path) -> None:
     n = len(report.skipped)
     skipped = f" (skipped {n} file{'s' * (n != 1)}: not images or unreadable)" if n else ""
     _write(f"ingested {report.accepted} images from {source}{skipped}")
+    label_set = labels_from_import(
+        report.members, report.label_tables, image_count=report.accepted, small_below=SMALL_LABEL
+    )
+    if label_set is not None:
+        write_labels(dataset_dir, label_set)
+        _write(
+            f"labels ({label_set.source}): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(label_set.counts().items()))
+        )
 
 
 def _existing(path: Path) -> Path:
