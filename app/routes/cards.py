@@ -7,6 +7,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from app import sampling
 from app.card_text import text_model
 from app.crud.artifacts import choose_checkpoint
+from app.crud.labels import run_labels
 from app.deps import GenerationSlotsDep, GeneratorCacheDep, SessionDep, SettingsDep
 from app.errors import InvalidInputError
 from app.routes.generate import generator_loader, run_limited
@@ -43,6 +45,7 @@ class _Source:
     checkpoint_path: str
     epoch: int
     model: TextModel
+    art_label: tuple[int, str] | None  # a conditional run's label the card type names: (index, name)
 
 
 @router.post("/cards", responses=CARD_RESPONSES, response_class=Response)
@@ -53,12 +56,13 @@ async def cards(
     cache: GeneratorCacheDep,
     slots: GenerationSlotsDep,
 ) -> Response:
-    """n cards (art from the checkpoint's generator, words from the dataset's card text or built in)."""
+    """n cards (art from the checkpoint's generator, words from the dataset's card text or built in). On a
+    conditional run whose labels include the card's type (label), the art is drawn for that label."""
     type_name = _type_name(body.label)
     layout = _layout(body.layout)
     if body.format == "png" and body.n != 1:
         raise InvalidInputError("format png is one card: ask for n = 1, or json / pdf", loc=("body", "n"))
-    source = await run_in_threadpool(_source, session, settings, body)
+    source = await run_in_threadpool(_source, session, settings, body, type_name)
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1 - body.n)
     text_seed = body.text_seed if body.text_seed is not None else seed
     if max(seed, text_seed) + body.n - 1 > MAX_SEED:
@@ -66,7 +70,9 @@ async def cards(
     loader = generator_loader(cache, source.checkpoint_id, source.checkpoint_path, True)
 
     def work() -> list[MadeCard]:
-        arts = [Image.fromarray(a) for a in sampling.draw(loader(), n=body.n, seed=seed)]
+        classes = None if source.art_label is None else [source.art_label[0]] * body.n
+        drawn = sampling.draw(loader(), n=body.n, seed=seed, labels=classes)
+        arts = [Image.fromarray(a) for a in drawn]
         return make_cards(
             arts,
             source.model,
@@ -88,6 +94,8 @@ async def cards(
         pdf = await run_in_threadpool(sheet_pdf, [m.image for m in made])
         headers["Content-Disposition"] = f'attachment; filename="cards-run{body.run_id}-seed{seed}.pdf"'
         return Response(pdf, media_type="application/pdf", headers=headers)
+    if source.art_label is not None:
+        headers["X-Art-Label"] = quote(source.art_label[1])
     if body.format == "json":
         encoded = await run_in_threadpool(lambda: [_public(m, with_image=True) for m in made])
         payload = {
@@ -102,14 +110,19 @@ async def cards(
     return Response(png, media_type="image/png", headers=headers)
 
 
-def _source(session: Session, settings: Settings, body: CardsRequest) -> _Source:
+def _source(session: Session, settings: Settings, body: CardsRequest, type_name: str | None) -> _Source:
     checkpoint = choose_checkpoint(session, run_id=body.run_id, checkpoint_id=body.checkpoint_id)
+    names, _ = run_labels(session, body.run_id)
+    by_name = {name.casefold(): index for index, name in enumerate(names)}
+    asked = [name.strip().casefold() for name in (body.label, type_name) if name]  # 'Electric' is 'Lightning'
+    index = next((by_name[name] for name in asked if name in by_name), None)
     return _Source(
         run_id=body.run_id,
         checkpoint_id=checkpoint.id,
         checkpoint_path=checkpoint.path,
         epoch=checkpoint.epoch,
         model=text_model(settings, dataset_id=checkpoint.run.dataset_id),
+        art_label=None if index is None else (index, names[index]),
     )
 
 

@@ -210,3 +210,21 @@ def test_a_run_may_keep_the_unlabelled_images_as_a_label_of_their_own(
         "/api/runs", json={"dataset_id": full["id"], "config": {**TINY_CONFIG, "keep_unlabelled": True}}
     )
     assert refused.status_code == 422 and "keep_unlabelled only applies to conditional runs" in refused.text
+
+
+def test_a_card_of_one_of_the_runs_labels_draws_its_art_for_that_label(
+    client: TestClient, conditional_run: dict
+) -> None:
+    def card(label: str) -> tuple[dict, bytes]:
+        body = {"run_id": conditional_run["id"], "seed": 4, "label": label, "n": 1, "format": "png"}
+        response = client.post("/cards", json=body)
+        assert response.status_code == 200, response.text
+        return response.headers, response.content
+
+    fire, fire_png = card("Fire")
+    assert fire["X-Art-Label"] == "Fire"
+    water, _ = card("water")  # card types are matched in any case
+    assert water["X-Art-Label"] == "Water"
+    psychic, _ = card("Psychic")  # a card type the run has no label for: art as without one
+    assert "X-Art-Label" not in psychic
+    assert card("Fire")[1] == fire_png  # the same seed and label give the same card
