@@ -2,9 +2,10 @@
 
 The tolerance: over 48 steps of the tiny DCGAN (BatchNorm in G and D, synchronised), with and without EMA,
 DiffAugment and label noise, the 2-process series differed from the 1-process ones by at most 1.8e-7
-relative (fp32 summation order in the all-reduces); WGAN-GP + R1 by 9.5e-7 absolute on Loss_D. The tests
-allow 1e-5 relative (1e-6 absolute near zero). Without synchronised BatchNorm the gap is ~1e-3, which
-the same check refuses.
+relative on an AVX-512 CPU (fp32 summation order in the all-reduces); WGAN-GP + R1 by 9.5e-7 absolute on
+Loss_D. On an AVX2-only CPU (Zen 3) the plain case reached 1.57 x (1e-6 + 1e-5 |x|), about 1.7e-5
+relative. The tests allow 3e-5 relative (3e-6 absolute near zero). Without synchronised BatchNorm the
+gap is ~1e-3, some 30x over it, which the same check refuses.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.conftest import synthetic_images
 from tests.models.conftest import TINY
 from tests.models.ddp_launch import iteration_rows, run_ranks
 
-REL_TOL, ABS_TOL = 1e-5, 1e-6
+REL_TOL, ABS_TOL = 3e-5, 3e-6
 BASE = {**TINY, "batch_size": 8, "epochs": 3, "device": "cpu"}  # 32 images: 4 iterations per epoch
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -36,6 +37,12 @@ RUN_TIMEOUT_S = 180
 def _ranks(settings: Settings, run_id: int) -> list[int]:
     path = settings.run_dir(run_id) / RANKS_LOG
     return rank_pids(path.read_text(errors="replace"), run_id) if path.exists() else []
+
+
+def _pid_of_rank(settings: Settings, run_id: int, rank: int) -> int:
+    """The pid rank `rank` logged (the ranks log in whatever order they start)."""
+    text = (settings.run_dir(run_id) / RANKS_LOG).read_text(errors="replace")
+    return int(re.search(rf"^rank {rank} pid (\d+) run {run_id}$", text, re.M)[1])
 
 
 def _all_gone(pids: list[int]) -> bool:
@@ -113,7 +120,7 @@ def test_a_killed_rank_interrupts_the_run_which_resumes(
             log_path=log_path,
         )
         first = _ranks(settings, run_id)
-        os.kill(first[1], signal.SIGKILL)  # rank 1, mid-epoch
+        os.kill(_pid_of_rank(settings, run_id, 1), signal.SIGKILL)  # mid-epoch
         wait_for(lambda: _all_gone(first), timeout=60, what="no rank left behind", log_path=log_path)
         wait_for(
             lambda: any(kind == "rank_failed" for _, kind, _ in events(session_factory, run_id)),
