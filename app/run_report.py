@@ -14,6 +14,7 @@ from app.crud import artifacts, metrics
 from app.run_timing import elapsed_seconds
 from core.db.tables import Checkpoint, Event, Run
 from core.settings import Settings
+from models.config import UNLABELLED_LABEL
 from models.monitoring.class_consistency import read_report
 from models.monitoring.hints import hint
 from models.monitoring.selection import DISQUALIFYING_KINDS
@@ -54,7 +55,18 @@ def build_report(session: Session, run: Run, settings: Settings | None = None) -
         "episodes": episodes,
         "verdict": verdict(best, curve, episodes),
         "class_consistency": read_report(settings.run_dir(run.id)) if settings is not None else None,
+        "unlabelled": unlabelled_images(run),
     }
+
+
+def unlabelled_images(run: Run) -> dict[str, Any] | None:
+    """A conditional run's dataset images without a label, and whether the run trained them (as a label
+    of their own) or left them out; None for an unconditional run."""
+    config = run.config or {}
+    if not config.get("conditional") or run.dataset is None:
+        return None
+    count = int((run.dataset.stats or {}).get("unlabelled") or 0)
+    return {"count": count, "kept": UNLABELLED_LABEL in (config.get("label_names") or [])}
 
 
 def c2st_curve(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]:

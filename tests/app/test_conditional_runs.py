@@ -90,8 +90,14 @@ def test_a_conditional_run_needs_labels_and_trains_on_the_labelled_images(
     report = client.get(f"/api/runs/{run['id']}/report").json()["class_consistency"]
     assert set(report["per_label"]) == {"Fire", "Water"} and report["held_out"] == 6
     assert report["held_out_accuracy"] == 1.0  # red and blue tiles are easy to tell apart
+    assert set(client.get(f"/api/runs/{run['id']}/report").json()["class_consistency"]["labels"]) == {
+        "Fire",
+        "Water",
+    }
+    assert client.get(f"/api/runs/{run['id']}/report").json()["unlabelled"] == {"count": 2, "kept": False}
     page = client.get(f"/runs/{run['id']}/report").text
-    assert 'id="class-consistency"' in page and "<td>Water</td>" in page
+    assert 'id="class-consistency"' in page and '<tr data-label="Water"><td>Water</td>' in page
+    assert "2 images of the dataset have no label: left out of this run" in page
 
 
 @pytest.fixture
@@ -198,6 +204,7 @@ def test_a_run_may_keep_the_unlabelled_images_as_a_label_of_their_own(
     session.expire_all()
     last = session.query(Checkpoint).filter_by(run_id=run["id"]).order_by(Checkpoint.step.desc()).first()
     assert last.step == 14
+    assert client.get(f"/api/runs/{run['id']}/report").json()["unlabelled"] == {"count": 4, "kept": True}
     grey = generate(client, run["id"], label="(unlabelled)")
     assert grey["labels"] == ["(unlabelled)"] * 8
 
