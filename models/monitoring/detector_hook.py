@@ -137,6 +137,7 @@ class MonitorHook:
                 ctx.training_labels,
                 ctx.label_names,
                 ctx.d_features,
+                feats_fake,
             )
             events += self.suite.observe_labels(ctx.step, groups, planned_steps=planned)
         self._emit(events)

@@ -10,11 +10,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from torch import Tensor
+
 from models.hooks import EpochContext
-from models.monitoring.c2st import MIN_TEST, c2st
+from models.monitoring.c2st import MIN_TEST, C2stResult, c2st
 from models.monitoring.episode import json_number
 from models.monitoring.memorisation import copies_rising, memorisation
 from models.monitoring.settings import DetectorSettings
+
+
+def settings_c2st(real: Tensor, fake: Tensor, s: DetectorSettings, *, seed: int) -> C2stResult:
+    """The C2ST with the detector settings' k, training budget, repeats and image size."""
+    return c2st(real, fake, k=s.c2st_k, steps=s.c2st_steps, repeats=s.c2st_repeats, px=s.c2st_px, seed=seed)
 
 
 class Judge:
@@ -56,15 +63,7 @@ class Judge:
         training = ctx.training if ctx.training is not None else ctx.real
         numbers: dict[str, Any] = {}
         if min(len(reference), len(ctx.samples)) >= s.c2st_k + MIN_TEST:
-            result = c2st(
-                reference,
-                ctx.samples,
-                k=s.c2st_k,
-                steps=s.c2st_steps,
-                repeats=s.c2st_repeats,
-                px=s.c2st_px,
-                seed=s.feature_seed,
-            )
+            result = settings_c2st(reference, ctx.samples, s, seed=s.feature_seed)
             numbers |= {k: _number(v) for k, v in result.to_dict().items() if k != "accuracies"}
         else:
             numbers |= {

@@ -17,10 +17,11 @@ from torch import Tensor
 
 from models.config import TrainConfig
 from models.holdout import held_mask
-from models.monitoring.c2st import MIN_TEST, c2st
+from models.monitoring.c2st import MIN_TEST
 from models.monitoring.class_consistency import SAMPLES_PER_LABEL
 from models.monitoring.collapse import ModeCollapseDetector, sample_diversity
 from models.monitoring.episode import json_number
+from models.monitoring.judge import settings_c2st
 from models.monitoring.settings import DetectorSettings
 
 MIN_SPREAD_IMAGES = 4  # fewer real images of a label and its spread says nothing
@@ -54,15 +55,21 @@ def label_groups(
     training_labels: Tensor,
     label_names: tuple[str, ...],
     features: Callable[[Tensor], Tensor] | None = None,
+    sample_features: Tensor | None = None,
 ) -> dict[str, LabelGroup]:
-    """Each label with at least MIN_GROUP samples and real images; up to REAL_PER_LABEL of the latter."""
+    """Each label with at least MIN_GROUP samples and real images; up to REAL_PER_LABEL of the latter.
+    With `features` (D's, in eval mode) the groups carry features too; `sample_features`, the features of
+    all samples when the caller has them already, are sliced instead of computed again."""
     groups = {}
     for index, name in enumerate(label_names):
-        fake = samples[sample_labels == index]
+        mine = sample_labels == index
+        fake = samples[mine]
         real = _as_float(training[training_labels == index][:REAL_PER_LABEL])
         if min(len(fake), len(real)) < MIN_GROUP:
             continue
-        feats = (features(fake), features(real)) if features is not None else (None, None)
+        feats: tuple[Tensor | None, Tensor | None] = (None, None)
+        if features is not None:
+            feats = (sample_features[mine] if sample_features is not None else features(fake), features(real))
         groups[name] = LabelGroup(fake, real, *feats)
     return groups
 
@@ -106,15 +113,7 @@ def _c2st(images: LabelImages, s: DetectorSettings, seed: int) -> dict[str, obje
             "c2st": None,
             "c2st_note": f"C2ST needs {need} real images of the label; it has {len(reference)}",
         }
-    result = c2st(
-        reference,
-        images.samples,
-        k=s.c2st_k,
-        steps=s.c2st_steps,
-        repeats=s.c2st_repeats,
-        px=s.c2st_px,
-        seed=seed,
-    )
+    result = settings_c2st(reference, images.samples, s, seed=seed)
     return {
         "c2st": json_number(result.c2st),
         "c2st_std": json_number(result.c2st_std),
