@@ -143,15 +143,9 @@ class RankWatch:
         if not self.pidfds:
             with self.log_path.open("rb") as log_file:
                 log_file.seek(self.log_start)
-                found = dict(
-                    re.findall(
-                        rf"^rank (\d+) pid (\d+) run {self.run_id}$",
-                        log_file.read().decode(errors="replace"),
-                        re.M,
-                    )
-                )
+                found = dict(rank_pid_pairs(log_file.read().decode(errors="replace"), self.run_id))
             if len(found) == self.world_size:
-                self._open({rank: int(pid) for rank, pid in found.items()})
+                self._open(found)
         return bool(self.pidfds)
 
     def _open(self, pids: dict[str, int]) -> None:
@@ -169,8 +163,14 @@ class RankWatch:
         self.pidfds = {}
 
 
+def rank_pid_pairs(log_text: str, run_id: int) -> list[tuple[str, int]]:
+    """(rank, pid) of every "rank R pid P run N" line worker.rank logged for run N, in log order."""
+    found = re.findall(rf"^rank (\d+) pid (\d+) run {run_id}$", log_text, re.M)
+    return [(rank, int(pid)) for rank, pid in found]
+
+
 def rank_pids(log_text: str, run_id: int) -> list[int]:
-    return [int(pid) for pid in re.findall(rf"^rank \d+ pid (\d+) run {run_id}$", log_text, re.M)]
+    return [pid for _, pid in rank_pid_pairs(log_text, run_id)]
 
 
 def _kill_leftover_ranks(log_path: Path, run_id: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from tests.worker.helpers import (
     status_in,
 )
 from tests.worker.processes import running_worker, wait_for
-from worker.distributed_launch import RANKS_LOG, rank_pids
+from worker.distributed_launch import RANKS_LOG, rank_pid_pairs, rank_pids
 from worker.recovery import process_is_gone
 
 pytestmark = pytest.mark.slow  # real worker, torchrun and rank processes
@@ -42,7 +41,7 @@ def _ranks(settings: Settings, run_id: int) -> list[int]:
 def _pid_of_rank(settings: Settings, run_id: int, rank: int) -> int:
     """The pid rank `rank` logged (the ranks log in whatever order they start)."""
     text = (settings.run_dir(run_id) / RANKS_LOG).read_text(errors="replace")
-    return int(re.search(rf"^rank {rank} pid (\d+) run {run_id}$", text, re.M)[1])
+    return dict(rank_pid_pairs(text, run_id))[str(rank)]
 
 
 def _all_gone(pids: list[int]) -> bool:
