@@ -8,6 +8,7 @@ by sign(r_t - target) * (images seen) / (kimg * 1000), so it can cross [0, 1] in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +27,20 @@ class AdaController:
     images: int = 0
     steps: int = 0
     last_rt: float | None = None  # r_t of the last finished interval (for reports)
+    # With world_size > 1: the sum of a tensor over the ranks (models/distributed.py). Each rank sees its
+    # slice of the batch; summing every step keeps p and the checkpointed sums those of one process.
+    sum_over_ranks: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ranks: int = 1
 
     def observe(self, logit_real: torch.Tensor) -> None:
-        """Add one D step's real logits (kept on their device: no sync until the interval ends)."""
+        """Add one D step's real logits (kept on their device: no host sync until the interval ends)."""
         if self.signs.device != logit_real.device:
             self.signs = self.signs.to(logit_real.device)
-        self.signs = self.signs + logit_real.detach().float().sign().sum().double()
-        self.images += logit_real.numel()
+        signs = logit_real.detach().float().sign().sum().double()
+        if self.sum_over_ranks is not None:
+            signs = self.sum_over_ranks(signs)
+        self.signs = self.signs + signs
+        self.images += logit_real.numel() * self.ranks
 
     def end_step(self) -> None:
         """After each training step: adjust p once `interval` steps have been observed."""

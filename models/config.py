@@ -311,22 +311,6 @@ def _check_parallel(config: TrainConfig) -> None:
         raise ValueError(
             f"world_size {config.world_size} does not split evenly over nnodes {config.nnodes} hosts"
         )
-    if config.world_size > 1:
-        # Not yet carried across ranks: the FastGAN decoders' and ViT's training calls, ADA's p (each rank
-        # would steer its own) and a conditional run's labels (rank 0 sends only the images).
-        unsupported = [
-            name
-            for name, used in (
-                (f"arch {config.arch!r}", config.arch in ("fastgan", "vit")),
-                ("ada_target", config.ada_target is not None),
-                ("conditional", config.conditional),
-            )
-            if used
-        ]
-        if unsupported:
-            raise ValueError(
-                f"world_size > 1 does not support {', '.join(unsupported)} yet: train it with world_size 1"
-            )
     if config.nnodes > 1 and not _is_endpoint(config.rendezvous):
         raise ValueError(
             f"nnodes {config.nnodes} needs rendezvous 'host:port' (the endpoint every host meets at); "

@@ -7,7 +7,8 @@ update on the whole batch (batch_size stays the global batch: the learning rates
 draw noise, labels and augmentation for the global batch from the same seeded generator and keep their
 slice (TrainingState.rank_share), and read the run's per-epoch order (models/train.py epoch_order) in
 slices, so the data and noise each image sees are those of a world_size 1 run. BatchNorm statistics span
-the global batch (sync_batchnorm). Rank 0 alone writes metrics (averaged over ranks), grids, checkpoints
+the global batch (sync_batchnorm); ADA's sign count is summed over the ranks (AdaController.sum_over_ranks),
+so p moves as in one process. Rank 0 alone writes metrics (averaged over ranks), grids, checkpoints
 and events; checkpoints hold the plain nets' state dicts, so they resume under any world_size.
 
 Processes come from torchrun, which sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT.
@@ -122,10 +123,18 @@ class Parallel:
         # Buffers (BatchNorm statistics, spectral-norm vectors) evolve identically on every rank under
         # sync_batchnorm, so there is nothing to broadcast before each forward.
         s.G_train = DistributedDataParallel(s.G, device_ids=device_ids, broadcast_buffers=False)
+        # The reconstruction decoders of a self-supervised D train on the real pass, which runs outside
+        # DDP's forward and adds to the same backward; with recon_weight 0 they get no gradient at all.
+        idle_decoders = s.config.recon_weight == 0 and hasattr(s.D, "forward_with_reconstruction")
         s.D_train = DistributedDataParallel(
-            DiscriminatorForward(s.D), device_ids=device_ids, broadcast_buffers=False
+            DiscriminatorForward(s.D),
+            device_ids=device_ids,
+            broadcast_buffers=False,
+            find_unused_parameters=idle_decoders,
         )
         s.rank, s.world_size = self.rank, self.world_size
+        if s.ada is not None:
+            s.ada.sum_over_ranks, s.ada.ranks = sum_over_ranks, self.world_size
 
     def broadcast(self, value: T) -> T:
         """Rank 0's `value` on every rank (others pass anything, usually None)."""
@@ -174,6 +183,13 @@ def mean_over_ranks(values: dict[str, float], world_size: int) -> dict[str, floa
     t = torch.tensor(list(values.values()), dtype=torch.float64, device=_collective_device())
     dist.all_reduce(t)
     return dict(zip(values, (t / world_size).tolist(), strict=True))
+
+
+def sum_over_ranks(t: torch.Tensor) -> torch.Tensor:
+    """`t` summed over every rank (a new tensor; `t` is left as it was)."""
+    total = t.clone()
+    dist.all_reduce(total)
+    return total
 
 
 def rank_batch(order: torch.Tensor, i: int, batch_size: int, rank: int, world_size: int) -> torch.Tensor:

@@ -2,9 +2,10 @@
 from the training task (worker/distributed_launch.py).
 
 Rank 0 does what the one-process task does (DB sink, checkpoint store, heartbeat and cancel checks under the
-task's identity, detectors) and records the outcome; it sends the config, the images and any init_from
-weights to the others, which only train. SIGTERM (worker shutdown, torchrun closing) stops every rank at
-the next iteration with a checkpoint; a rank whose torchrun dies is killed by the kernel (PDEATHSIG).
+task's identity, detectors) and records the outcome; it sends the config, the images, a conditional run's
+labels and any init_from weights to the others, which only train. SIGTERM (worker shutdown, torchrun
+closing) stops every rank at the next iteration with a checkpoint; a rank whose torchrun dies is killed by
+the kernel (PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def lead(settings: Settings, run_id: int, identity: str, parallel: Parallel, sto
 
 
 def follow(parallel: Parallel, stop: threading.Event) -> None:
-    config, data, init_from = parallel.broadcast(None)
+    config, data, labels, init_from = parallel.broadcast(None)
     try:
         train(
             TrainConfig.model_validate(config),
@@ -88,6 +89,7 @@ def follow(parallel: Parallel, stop: threading.Event) -> None:
             None,  # type: ignore[arg-type]  # parallel.store gives this rank a RankStore without a store
             should_abort=stop.is_set,
             init_from=init_from,
+            labels=labels,
             parallel=parallel,
         )
     except TrainingError:

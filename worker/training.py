@@ -175,7 +175,7 @@ def _train_claimed(
     data, labels = training_inputs(settings.dataset_dir(claimed.dataset_id), prepared, config)
     init_from = _load_init_from(claimed.init_from_path)
     if parallel is not None:  # the other ranks train on what rank 0 read: they need no DB or storage
-        parallel.broadcast((config.model_dump(mode="json"), data, init_from))
+        parallel.broadcast((config.model_dump(mode="json"), data, labels, init_from))
     hook = build_monitor_hook(
         settings, session_factory, claimed.run_id, config=config, policy=claimed.policy, sink=sink
     )

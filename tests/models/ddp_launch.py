@@ -13,10 +13,12 @@ from models.config import TrainConfig
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_ranks(out: Path, config: TrainConfig, *, n_images: int = 32, timeout: float = 240) -> None:
+def run_ranks(
+    out: Path, config: TrainConfig, *, n_images: int = 32, timeout: float = 240, flags: tuple[str, ...] = ()
+) -> None:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     command += ["--nproc-per-node", str(config.world_size), "-m", "tests.models.ddp_rank"]
-    command += [str(out), config.model_dump_json(), str(n_images)]
+    command += [str(out), config.model_dump_json(), str(n_images), *flags]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]

@@ -5,7 +5,8 @@ DiffAugment and label noise, the 2-process series differed from the 1-process on
 relative on an AVX-512 CPU (fp32 summation order in the all-reduces); WGAN-GP + R1 by 9.5e-7 absolute on
 Loss_D. On an AVX2-only CPU (Zen 3) the plain case reached 1.57 x (1e-6 + 1e-5 |x|), about 1.7e-5
 relative. The tests allow 3e-5 relative (3e-6 absolute near zero). Without synchronised BatchNorm the
-gap is ~1e-3, some 30x over it, which the same check refuses.
+gap is ~1e-3, some 30x over it, which the same check refuses. ViT and conditional DCGAN with ADA stay within
+0.1 of that tolerance over 12 steps; FastGAN only over its first step (see CURVES).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from models.train import epoch_order, train
 from tests.conftest import synthetic_images
 from tests.models.conftest import TINY
 from tests.models.ddp_launch import iteration_rows, run_ranks
+from tests.models.ddp_rank import synthetic_labels
 
 REL_TOL, ABS_TOL = 3e-5, 3e-6
 BASE = {**TINY, "batch_size": 8, "epochs": 3, "device": "cpu"}  # 32 images: 4 iterations per epoch
@@ -42,31 +44,79 @@ def _gap(one: list[dict], two: list[dict]) -> float:
 
 def _one_process(config: TrainConfig, out: Path) -> list[dict]:
     sink = ListSink()
-    train(config, synthetic_images(32, 16), sink, RunDirStore(out))
+    train(config, synthetic_images(32, 16), sink, RunDirStore(out), labels=synthetic_labels(config, 32))
     return [{"type": "iteration", **row.flat()} for row in sink.iterations]
 
 
+FASTGAN = {
+    **{"arch": "fastgan", "loss": "hinge", "spectral_norm": True, "d_norm": "batch"},
+    "diffaugment": "color",
+}
+# ADA moving p by 0.16 every step, so that a rank steering p on its own half batch would show.
+ADA = {"diffaugment": "color,translation,cutout", "ada_target": 0.6, "ada_interval": 1, "ada_kimg": 0.05}
+CONDITIONAL = {
+    "conditional": True,
+    "label_names": ["Fire", "Water", "Grass"],
+    "cond_transition_start_epochs": 0,
+    "cond_transition_epochs": 1,
+}
+
+
+# FastGAN drifts from its own one-process curve within a few steps (Adam magnifies rounding in its tiny
+# gradients): one process on 1 thread against 2 threads already differs by ~2000 tolerance units at step
+# 12, as two ranks do (~2500). Its first step is compared, where the ranks agree within 0.1 units and
+# per-rank BatchNorm is 800 units off.
+FASTGAN_EXACT_STEPS = 1
+CURVES = {
+    "plain": ({}, 12),
+    "ema-augment-flips": (
+        {"ema_decay": 0.9, "diffaugment": "color,translation,cutout", "label_flip_prob": 0.1},
+        12,
+    ),
+    # the reconstruction decoders train on the real pass, outside DDP's forward
+    "fastgan": (FASTGAN, FASTGAN_EXACT_STEPS),
+    "vit": ({"arch": "vit", "loss": "hinge", "ngf": 16, "ndf": 16}, 12),
+    "ada-conditional": ({**ADA, **CONDITIONAL}, 12),
+    "fastgan-conditional": ({**FASTGAN, **CONDITIONAL}, FASTGAN_EXACT_STEPS),
+    # decoders without a loss take no gradient, which DDP must be told of (the run used to stop at step 1)
+    "fastgan-no-recon": ({**FASTGAN, "recon_weight": 0.0}, 0),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "fields",
-    [{}, {"ema_decay": 0.9, "diffaugment": "color,translation,cutout", "label_flip_prob": 0.1}],
-    ids=["plain", "ema-augment-flips"],
-)
-def test_two_processes_follow_the_one_process_loss_curve(tmp_path: Path, fields: dict) -> None:
+@pytest.mark.parametrize(("fields", "exact_steps"), CURVES.values(), ids=CURVES.keys())
+def test_two_processes_follow_the_one_process_loss_curve(
+    tmp_path: Path, fields: dict, exact_steps: int
+) -> None:
     config = TrainConfig(**{**BASE, **fields})
     one = _one_process(config, tmp_path / "one")
     run_ranks(tmp_path / "two", config.model_copy(update={"world_size": 2}))
     two = iteration_rows(tmp_path / "two")
     assert [r["step"] for r in two] == list(range(1, 13))  # continuous, no duplicates
-    assert _gap(one, two) <= 1.0
+    if exact_steps:
+        assert _gap(one[:exact_steps], two[:exact_steps]) <= 1.0
+    if config.ada_target is not None:
+        assert len({r["aug_p"] for r in two}) > 3  # p moved, the same way on both ranks
 
 
 @pytest.mark.slow
-def test_per_rank_batchnorm_is_outside_the_tolerance(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fields", "exact_steps"), [CURVES["plain"], CURVES["fastgan"]], ids=["dcgan", "fastgan"]
+)
+def test_per_rank_batchnorm_is_outside_the_tolerance(tmp_path: Path, fields: dict, exact_steps: int) -> None:
     """The check above can fail: BatchNorm on each rank's half batch changes the curve."""
-    config = TrainConfig(**BASE)
+    config = TrainConfig(**{**BASE, **fields})
     one = _one_process(config, tmp_path / "one")
     run_ranks(tmp_path / "two", config.model_copy(update={"world_size": 2, "sync_batchnorm": False}))
+    assert _gap(one[:exact_steps], iteration_rows(tmp_path / "two")[:exact_steps]) > 10
+
+
+@pytest.mark.slow
+def test_ada_steered_by_one_rank_alone_is_outside_the_tolerance(tmp_path: Path) -> None:
+    """The ADA case above can fail: a rank that counts only its own half batch steers p differently."""
+    config = TrainConfig(**{**BASE, **ADA, "seed": 1})
+    one = _one_process(config, tmp_path / "one")
+    run_ranks(tmp_path / "two", config.model_copy(update={"world_size": 2}), flags=("--ada-alone",))
     assert _gap(one, iteration_rows(tmp_path / "two")) > 10
 
 
@@ -129,16 +179,3 @@ def test_synchronised_batchnorm_keeps_parameters_and_checkpoint_keys() -> None:
     assert any(isinstance(m, AllReduceBatchNorm) for m in synced.modules())
     assert list(synced.state_dict()) == keys and list(synced.parameters()) == params
     torch.testing.assert_close(synced(x), before)  # one process: plain BatchNorm
-
-
-@pytest.mark.parametrize(
-    ("fields", "named"),
-    [
-        ({"arch": "fastgan"}, "arch 'fastgan'"),
-        ({"diffaugment": "color", "ada_target": 0.6}, "ada_target"),
-        ({"conditional": True, "label_names": ["Fire", "Water"]}, "conditional"),
-    ],
-)
-def test_what_ranks_do_not_share_yet_is_refused(fields: dict, named: str) -> None:
-    with pytest.raises(ValueError, match=f"world_size > 1 does not support {named}"):
-        TrainConfig(world_size=2, batch_size=8, **fields)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.main import create_app
 from core.queue import enqueue_train
 from core.settings import Settings
+from tests.app.test_conditional_runs import labelled_zip, upload
 from tests.worker.factories import TINY_CONFIG, make_dataset, make_run
 from tests.worker.helpers import (
     checkpoints,
@@ -72,6 +73,39 @@ def test_a_two_rank_run_completes_with_rank_zero_writing(
     assert [(epoch, step) for epoch, step, _ in grids(session_factory, run_id)] == [(1, 4), (2, 8)]
     pids = _ranks(settings, run_id)
     assert len(pids) == 2 and _all_gone(pids)
+
+
+def test_a_two_rank_conditional_fastgan_run_with_ada_completes(
+    settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Rank 0 reads the labels with the images and sends both; every rank steers ADA's p alike."""
+    log_path = tmp_path / "worker.log"
+    config = {
+        **TINY_CONFIG,
+        **{"arch": "fastgan", "loss": "hinge", "spectral_norm": True, "d_norm": "batch"},
+        **{"diffaugment": "color,translation", "ada_target": 0.6, "ada_interval": 1, "ada_kimg": 0.05},
+        **{"conditional": True, "cond_transition_start_epochs": 0, "cond_transition_epochs": 1},
+        **{"epochs": 2, "batch_size": 8, "world_size": 2},
+    }
+    with running_worker(settings, log_path), TestClient(create_app(settings)) as client:
+        typed = upload(client, labelled_zip(per_label=8, unlabelled=2), "typed")
+        created = client.post("/api/runs", json={"dataset_id": typed["id"], "config": config})
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
+        wait_for(
+            status_in(session_factory, run_id, "completed", "failed", "interrupted"),
+            timeout=RUN_TIMEOUT_S,
+            what="the two-rank conditional run to finish",
+            log_path=log_path,
+        )
+        points = client.get(f"/api/runs/{run_id}/metrics").json()
+    run = get_run(session_factory, run_id)
+    assert (run.status, run.error) == ("completed", None), (settings.run_dir(run_id) / RANKS_LOG).read_text()
+    assert run.config["label_names"] == ["Fire", "Water"]
+    assert (run.step, run.total_steps) == (4, 4)  # 16 labelled images, the 2 unlabelled left out
+    assert [p["step"] for p in points] == [1, 2, 3, 4]
+    assert len({p["aug_p"] for p in points}) > 1  # ADA moved p
+    assert _all_gone(_ranks(settings, run_id))
 
 
 def test_cancel_reaches_every_rank(
