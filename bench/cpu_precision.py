@@ -27,7 +27,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20, help="timed seconds per config, all rounds")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--presets", nargs="+", default=["recommended", "fastgan-64"])
+    parser.add_argument("--presets", nargs="+", default=["dcgan-64", "fastgan-64"])
     parser.add_argument("--force", action="store_true", help="run even without native bf16")
     return parser.parse_args()
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.utils import save_image
 
-from models.presets import PRESETS, apply_preset
+from models.presets import PRESETS, apply_preset, distinct_preset_names
 from models.steps import train_step
 from models.training_state import TrainingState, build_training_state
 
@@ -29,7 +29,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30, help="timed seconds per preset and loop")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--presets", nargs="+", default=distinct_preset_names(), choices=list(PRESETS))
     parser.add_argument("--compile", action="store_true", help="also set torch_compile=True")
     parser.add_argument("--out", type=Path, default=Path("/tmp/gpu_check"))
     return parser.parse_args()

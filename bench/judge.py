@@ -14,7 +14,7 @@ The cost of one judgement (C2ST + memorisation) is printed in seconds, with the 
 load average, because the machine may be shared.
 
     PYTHONPATH=. .venv/bin/python bench/judge.py --data dw64.pt --train-budget-s 120 \
-        --preset seed-000-classic recommended --out /tmp/judge-runs
+        --preset seed-000-classic dcgan-64 --out /tmp/judge-runs
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ returning a dict or an object with to_dict() holding at least c2st and c2st_std 
 models.monitoring.c2st:c2st).
 
 A candidate is PRESET or PRESET,key=value,... (values read as JSON, else text), e.g.
-    .venv/bin/python bench/preset_duel.py seed-000-classic recommended fastgan-64 seed-001-vit \
+    .venv/bin/python bench/preset_duel.py seed-000-classic dcgan-64 fastgan-64 seed-001-vit \
         --data dw64.pt --measure-only
-    nice -n 15 .venv/bin/python bench/preset_duel.py seed-000-classic "recommended,ngf=32,ndf=32" \
+    nice -n 15 .venv/bin/python bench/preset_duel.py seed-000-classic "dcgan-64,ngf=32,ndf=32" \
         --data dw64.pt --minutes 10 --speeds 118.4 318.7
 
 (the candidates come first: --speeds takes every number after it). --data may also be a dict

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from models.presets import PRESETS, apply_preset
+from models.presets import PRESETS, apply_preset, distinct_preset_names
 from models.steps import train_step
 from models.training_state import TrainingState, build_training_state
 
@@ -24,7 +24,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30, help="timed seconds per preset, over all rounds")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--presets", nargs="+", default=distinct_preset_names(), choices=list(PRESETS))
     return parser.parse_args()
 
 

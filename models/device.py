@@ -15,8 +15,8 @@ from models.errors import TrainingError
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 # amp="auto" on a CPU with native bf16 (AVX512-BF16, no AMX): off, because bench/cpu_precision.py found
-# bf16 autocast no faster than float32 channels_last there (0.93x recommended, 1.00x fastgan-64; see
-# docs/presets.md). AMX machines may differ: measure there before turning this on.
+# bf16 autocast no faster than float32 channels_last there (0.93x dcgan-64, then `recommended`; 1.00x
+# fastgan-64; see docs/presets.md). AMX machines may differ: measure there before turning this on.
 CPU_AUTO_BF16 = False
 
 

@@ -67,7 +67,7 @@ def test_new_run_form_opens_on_the_recommended_preset_and_explains_the_archs(
     make_dataset(session)
     page = client.get("/runs/new").text
     assert re.search(r'<option value="recommended"\s+selected', page)
-    assert re.search(r'name="ngf"[^>]*value="48"', page)
+    assert re.search(r'name="ngf"[^>]*value="16"', page)  # recommended = fastgan-64, widths 16
     custom = client.get("/runs/new", params={"preset": ""}).text  # "custom (defaults)" stays a choice
     assert re.search(r'<option value=""\s+selected', custom) and re.search(
         r'name="ngf"[^>]*value="64"', custom

@@ -16,7 +16,8 @@ def test_presets_prints_each_name_with_its_description(capsys: pytest.CaptureFix
     for preset in PRESETS.values():
         line = next(line for line in out.splitlines() if line.startswith(preset.name + " "))
         assert preset.description.split()[0] in line
-    assert "(dcgan64 64x64, batch 32, 300 epochs, hinge loss)" in out  # recommended's shape
+    recommended = out[out.index("\nrecommended ") : out.index("\ndcgan-64 ")]
+    assert "(fastgan 64x64, batch 32, 300 epochs, hinge loss)" in recommended
 
 
 def test_presets_json_gives_full_configs(capsys: pytest.CaptureFixture[str]) -> None:
