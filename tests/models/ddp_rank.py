@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from models.conditioning import cycled_labels
 from models.config import TrainConfig
 from models.distributed import NullSink, Parallel, RankEnv, process_group, rank_device
 from models.sink import JsonlSink
@@ -25,7 +26,7 @@ def synthetic_labels(config: TrainConfig, n_images: int) -> torch.Tensor | None:
     """A conditional run's labels: 0, 1, ..., K-1 cycled over the images."""
     if not config.conditional:
         return None
-    return torch.arange(n_images) % len(config.label_names)
+    return cycled_labels(n_images, len(config.label_names), torch.device("cpu"))
 
 
 def steer_ada_alone() -> None:

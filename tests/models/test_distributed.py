@@ -49,7 +49,10 @@ def _one_process(config: TrainConfig, out: Path) -> list[dict]:
 
 
 FASTGAN = {
-    **{"arch": "fastgan", "loss": "hinge", "spectral_norm": True, "d_norm": "batch"},
+    "arch": "fastgan",
+    "loss": "hinge",
+    "spectral_norm": True,
+    "d_norm": "batch",
     "diffaugment": "color",
 }
 # ADA moving p by 0.16 every step, so that a rank steering p on its own half batch would show.

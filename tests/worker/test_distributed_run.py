@@ -49,6 +49,22 @@ def _all_gone(pids: list[int]) -> bool:
     return all(process_is_gone(pid) for pid in pids)
 
 
+def _run_to_the_end(
+    client: TestClient, session_factory: sessionmaker[Session], dataset_id: int, config: dict, log_path: Path
+) -> int:
+    """POST the run (the API queues it for the worker) and wait until it has stopped; its id."""
+    created = client.post("/api/runs", json={"dataset_id": dataset_id, "config": config})
+    assert created.status_code == 201, created.text
+    run_id = created.json()["id"]
+    wait_for(
+        status_in(session_factory, run_id, "completed", "failed", "interrupted"),
+        timeout=RUN_TIMEOUT_S,
+        what="the two-rank run to finish",
+        log_path=log_path,
+    )
+    return run_id
+
+
 def test_a_two_rank_run_completes_with_rank_zero_writing(
     settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
@@ -56,15 +72,7 @@ def test_a_two_rank_run_completes_with_rank_zero_writing(
     log_path = tmp_path / "worker.log"
     config = {**TINY_CONFIG, "epochs": 2, "batch_size": 8, "world_size": 2}
     with running_worker(settings, log_path), TestClient(create_app(settings)) as client:
-        created = client.post("/api/runs", json={"dataset_id": dataset_id, "config": config})  # queues it
-        assert created.status_code == 201, created.text
-        run_id = created.json()["id"]
-        wait_for(
-            status_in(session_factory, run_id, "completed", "failed", "interrupted"),
-            timeout=RUN_TIMEOUT_S,
-            what="the two-rank run to finish",
-            log_path=log_path,
-        )
+        run_id = _run_to_the_end(client, session_factory, dataset_id, config, log_path)
     run = get_run(session_factory, run_id)
     assert (run.status, run.error) == ("completed", None), (settings.run_dir(run_id) / RANKS_LOG).read_text()
     assert (run.step, run.epoch, run.total_steps) == (8, 2, 8)
@@ -82,22 +90,24 @@ def test_a_two_rank_conditional_fastgan_run_with_ada_completes(
     log_path = tmp_path / "worker.log"
     config = {
         **TINY_CONFIG,
-        **{"arch": "fastgan", "loss": "hinge", "spectral_norm": True, "d_norm": "batch"},
-        **{"diffaugment": "color,translation", "ada_target": 0.6, "ada_interval": 1, "ada_kimg": 0.05},
-        **{"conditional": True, "cond_transition_start_epochs": 0, "cond_transition_epochs": 1},
-        **{"epochs": 2, "batch_size": 8, "world_size": 2},
+        "arch": "fastgan",
+        "loss": "hinge",
+        "spectral_norm": True,
+        "d_norm": "batch",
+        "diffaugment": "color,translation",
+        "ada_target": 0.6,
+        "ada_interval": 1,
+        "ada_kimg": 0.05,
+        "conditional": True,
+        "cond_transition_start_epochs": 0,
+        "cond_transition_epochs": 1,
+        "epochs": 2,
+        "batch_size": 8,
+        "world_size": 2,
     }
     with running_worker(settings, log_path), TestClient(create_app(settings)) as client:
         typed = upload(client, labelled_zip(per_label=8, unlabelled=2), "typed")
-        created = client.post("/api/runs", json={"dataset_id": typed["id"], "config": config})
-        assert created.status_code == 201, created.text
-        run_id = created.json()["id"]
-        wait_for(
-            status_in(session_factory, run_id, "completed", "failed", "interrupted"),
-            timeout=RUN_TIMEOUT_S,
-            what="the two-rank conditional run to finish",
-            log_path=log_path,
-        )
+        run_id = _run_to_the_end(client, session_factory, typed["id"], config, log_path)
         points = client.get(f"/api/runs/{run_id}/metrics").json()
     run = get_run(session_factory, run_id)
     assert (run.status, run.error) == ("completed", None), (settings.run_dir(run_id) / RANKS_LOG).read_text()
